@@ -1,0 +1,359 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of Tandem and redis-server on one machine, in one run.
+#
+# Usage: scripts/bench.sh [bench|memory]
+#   bench   (default) throughput / latency / server CPU per op
+#   memory  load 1,000,000 keys with 32-byte values into each server and
+#           report VmRSS and DBSIZE
+#
+# Servers run pinned to CPU $SERVER_CPU, clients to CPU $CLIENT_CPU. Each
+# server is started once and warmed up (keyspaces pre-filled); then for every
+# round and every test the servers run back to back, alternating which goes
+# first. Server CPU comes from utime+stime in /proc/PID/stat.
+#
+# Environment (defaults in brackets):
+#   SERVERS        servers to run, any of "tandem redis"          [tandem redis]
+#   ROUNDS         rounds per test                                [3]
+#   N              redis-benchmark -n for every test; or per test:
+#   N_P1, N_P16    redis-benchmark -n at -P 1 / -P 16             [100000, 200000]
+#   TANDEM_BIN     Tandem binary       [target/release/tandem, built if missing]
+#   TANDEM_FLAGS   extra Tandem flags                             []
+#   TANDEM_CMD     full Tandem command; {port} is replaced by the port
+#                  [$TANDEM_BIN --port {port} --bind 127.0.0.1 --server-threads 1 $TANDEM_FLAGS]
+#   REDIS_CMD      full redis command, same convention
+#                  [redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no]
+#   MEMTIER        auto | 0 | 1: run memtier_benchmark tests      [auto = if on PATH]
+#   MT_CLIENTS, MT_THREADS   memtier -c / -t                      [50, 1]
+#   MT_N_P1, MT_N_P16        memtier -n (requests per client)     [4000, 20000]
+#   MEMTEST=1      also run the memory test after the benchmark
+#   MEM_KEYS       keys for the memory test                       [1000000]
+#   SERVER_CPU, CLIENT_CPU   CPUs to pin to                       [1, 0]
+#   STARTUP_TIMEOUT, BENCH_TIMEOUT   seconds                      [15, 300]
+#   RAW_CSV        also write per-run results to this file        []
+set -euo pipefail
+shopt -s inherit_errexit # command substitutions fail like the main shell
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MODE="${1:-bench}"
+SERVERS="${SERVERS:-tandem redis}"
+ROUNDS="${ROUNDS:-3}"
+N_P1="${N_P1:-${N:-100000}}"
+N_P16="${N_P16:-${N:-200000}}"
+TANDEM_BIN="${TANDEM_BIN:-$ROOT/target/release/tandem}"
+TANDEM_FLAGS="${TANDEM_FLAGS:-}"
+# (Plain assignments: a "}" inside ${VAR:-...} would end the expansion early.)
+[[ -n "${TANDEM_CMD:-}" ]] || TANDEM_CMD="$TANDEM_BIN --port {port} --bind 127.0.0.1 --server-threads 1 $TANDEM_FLAGS"
+[[ -n "${REDIS_CMD:-}" ]] || REDIS_CMD="redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no"
+MEMTIER="${MEMTIER:-auto}"
+MT_CLIENTS="${MT_CLIENTS:-50}"
+MT_THREADS="${MT_THREADS:-1}"
+MT_N_P1="${MT_N_P1:-4000}"
+MT_N_P16="${MT_N_P16:-20000}"
+MEMTEST="${MEMTEST:-0}"
+MEM_KEYS="${MEM_KEYS:-1000000}"
+SERVER_CPU="${SERVER_CPU:-1}"
+CLIENT_CPU="${CLIENT_CPU:-0}"
+STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-15}"
+BENCH_TIMEOUT="${BENCH_TIMEOUT:-300}"
+RAW_CSV="${RAW_CSV:-}"
+KEYSPACE=100000 # -r for redis-benchmark, --key-maximum for memtier
+CLK_TCK="$(getconf CLK_TCK)"
+
+die()  { echo "bench: FAIL: $*" >&2; exit 1; }
+info() { echo "bench: $*" >&2; }
+
+case "$MODE" in bench | memory) ;; *) die "unknown mode '$MODE' (use bench or memory)" ;; esac
+for tool in redis-cli redis-benchmark taskset setsid timeout getconf; do
+    command -v "$tool" >/dev/null || die "$tool not found on PATH"
+done
+case "$MEMTIER" in
+    auto) command -v memtier_benchmark >/dev/null && MEMTIER=1 || MEMTIER=0 ;;
+    1) command -v memtier_benchmark >/dev/null || die "MEMTIER=1 but memtier_benchmark is not on PATH" ;;
+    0) ;;
+    *) die "MEMTIER must be auto, 0 or 1" ;;
+esac
+for s in $SERVERS; do
+    case "$s" in tandem | redis) ;; *) die "unknown server '$s' in SERVERS (use tandem and/or redis)" ;; esac
+done
+
+# Build Tandem only when the default command is used and the binary is missing.
+if [[ " $SERVERS " == *" tandem "* && "$TANDEM_CMD" == "$TANDEM_BIN "* && ! -x "$TANDEM_BIN" ]]; then
+    [[ "$TANDEM_BIN" == "$ROOT/target/release/tandem" ]] || die "TANDEM_BIN not found: $TANDEM_BIN"
+    info "$TANDEM_BIN missing; running cargo build --release"
+    (cd "$ROOT" && cargo build --release) || die "cargo build --release failed"
+fi
+
+WORK="$(mktemp -d -t tandem-bench.XXXXXX)"
+declare -A PID=() PORT=() LAUNCH_PID=()
+
+# --- Server lifecycle ----------------------------------------------------------
+
+# Stop one server: TERM to its process group, KILL after 5 s.
+stop_server() {
+    local name=$1 lp=${LAUNCH_PID[$1]:-}
+    [[ -n "$lp" ]] || return 0
+    kill -TERM -- "-$lp" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$lp" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$lp" 2>/dev/null || true
+    wait "$lp" 2>/dev/null || true
+    unset "LAUNCH_PID[$name]" "PID[$name]" "PORT[$name]"
+}
+
+cleanup() {
+    local rc=$? s
+    for s in "${!LAUNCH_PID[@]}"; do stop_server "$s"; done
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+    local p
+    for _ in $(seq 100); do
+        p=$((20000 + RANDOM % 40000))
+        port_in_use "$p" || { echo "$p"; return 0; }
+    done
+    die "could not find a free port"
+}
+
+server_cmd() { if [[ $1 == tandem ]]; then echo "$TANDEM_CMD"; else echo "$REDIS_CMD"; fi; }
+
+# Start a server pinned to SERVER_CPU in its own session (setsid), wait for
+# PONG, and record the pid that owns the listening socket (so a wrapper
+# script that does not exec is measured correctly too).
+start_server() {
+    local name=$1 attempt port cmd lp deadline owner token='{port}'
+    for attempt in 1 2 3; do
+        port="$(free_port)"
+        cmd="$(server_cmd "$name")"
+        cmd="${cmd//"$token"/$port}"
+        info "starting $name: taskset -c $SERVER_CPU $cmd"
+        setsid taskset -c "$SERVER_CPU" bash -c "exec $cmd" >"$WORK/$name.log" 2>&1 &
+        lp=$!
+        LAUNCH_PID[$name]=$lp
+        deadline=$((SECONDS + STARTUP_TIMEOUT))
+        while ((SECONDS < deadline)); do
+            if ! kill -0 "$lp" 2>/dev/null; then
+                wait "$lp" 2>/dev/null || true
+                unset "LAUNCH_PID[$name]"
+                info "$name exited during startup; log:"
+                tail -n 20 "$WORK/$name.log" >&2 || true
+                continue 2
+            fi
+            if [[ "$(timeout 2 redis-cli -p "$port" ping 2>/dev/null)" == "PONG" ]]; then
+                owner="$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)" || true
+                PID[$name]="${owner:-$lp}"
+                PORT[$name]=$port
+                info "$name up: pid ${PID[$name]}, port $port, affinity $(taskset -pc "${PID[$name]}" | sed 's/.*: //')"
+                return 0
+            fi
+            sleep 0.05 # poll interval
+        done
+        tail -n 20 "$WORK/$name.log" >&2 || true
+        die "$name did not answer PING with PONG within ${STARTUP_TIMEOUT}s"
+    done
+    die "$name failed to start 3 times"
+}
+
+# utime+stime of a process (all its threads), in clock ticks.
+cpu_ticks() {
+    local stat
+    stat="$(<"/proc/$1/stat")" || die "server pid $1 is gone"
+    stat="${stat##*) }" # drop "pid (comm) "; field 3 (state) is now first
+    read -r -a f <<<"$stat"
+    echo $((f[11] + f[12])) # fields 14 and 15
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# Run a client pinned to CLIENT_CPU with a timeout. Sets CLIENT_TIME to
+# "real user sys" seconds (user+sys include the client's children).
+run_client() {
+    local out=$1 err=$2 rc=0 TIMEFORMAT='%R %U %S'
+    shift 2
+    { time timeout "$BENCH_TIMEOUT" taskset -c "$CLIENT_CPU" "$@" >"$out" 2>"$err"; } 2>"$WORK/time" || rc=$?
+    CLIENT_TIME="$(tail -n 1 "$WORK/time")"
+    if ((rc != 0)); then
+        tail -n 20 "$err" | tr '\r' '\n' | tail -n 10 >&2
+        ((rc == 124)) && die "client timed out after ${BENCH_TIMEOUT}s: $*"
+        die "client exited with status $rc: $*"
+    fi
+}
+
+# memtier exits 0 on error replies and dropped connections; it logs them to
+# stderr. Fail if it did, or if it did not complete the expected op count.
+check_memtier() {
+    local err=$1 expected=$2 ops
+    if tr '\r' '\n' <"$err" | grep -i -E 'error|fail|dropped|restart|exception|timeout|refused|reset' >"$WORK/mt.errors"; then
+        sort "$WORK/mt.errors" | uniq -c | sort -rn | head -n 5 >&2
+        die "memtier_benchmark reported errors"
+    fi
+    ops="$(tr '\r' '\n' <"$err" | grep -o '[0-9]\+ ops,' | tail -n 1 | grep -o '[0-9]\+')" || true
+    [[ "${ops:-0}" == "$expected" ]] || die "memtier_benchmark completed ${ops:-0} ops, expected $expected"
+}
+
+mt_base() { echo memtier_benchmark -s 127.0.0.1 -p "$1" --hide-histogram -d 32; }
+
+# Op count of a memtier "--key-pattern P:P -n allkeys" load with C clients in
+# total: each client does (max - min) / C + 1 requests.
+mt_allkeys_ops() { echo $(((($2 - $1) / $3 + 1) * $3)); }
+
+# Fill the keyspaces the tests read, so GETs hit and the hash tables have
+# already grown before anything is measured. Not measured.
+warm_up() {
+    local name=$1 port=${PORT[$1]}
+    info "warming up $name"
+    run_client "$WORK/w.out" "$WORK/w.err" redis-benchmark -h 127.0.0.1 -p "$port" -t set \
+        -n $((KEYSPACE * 5)) -r "$KEYSPACE" -d 32 -c 50 -P 16 -q
+    if ((MEMTIER)); then
+        run_client "$WORK/w.out" "$WORK/w.err" $(mt_base "$port") --ratio 1:0 --key-pattern P:P \
+            --key-minimum 1 --key-maximum "$KEYSPACE" -n allkeys --pipeline 16 -c 4 -t 1
+        check_memtier "$WORK/w.err" "$(mt_allkeys_ops 1 "$KEYSPACE" 4)"
+    fi
+}
+
+# --- Tests ---------------------------------------------------------------------
+
+TESTS=(rb-set-P1 rb-get-P1 rb-set-P16 rb-get-P16)
+((MEMTIER)) && TESTS+=(mt-1:10-P1 mt-1:10-P16)
+
+# run_test NAME TEST -> prints "ops ops_per_s p50_ms p99_ms cpu_us_per_op srv_cpu% cli_cpu%"
+run_test() {
+    local name=$1 test=$2 port=${PORT[$1]} pid=${PID[$1]} t0 t1 ops res pl n
+    case "$test" in
+        rb-*)
+            local cmd=${test#rb-}; cmd=${cmd%-P*}
+            pl=${test##*-P}
+            if ((pl == 1)); then n=$N_P1; else n=$N_P16; fi
+            t0=$(cpu_ticks "$pid")
+            run_client "$WORK/t.out" "$WORK/t.err" redis-benchmark -h 127.0.0.1 -p "$port" -t "$cmd" \
+                -n "$n" -c 50 -r "$KEYSPACE" -d 32 -P "$pl" --csv
+            t1=$(cpu_ticks "$pid")
+            ops=$n
+            # --csv: header names the columns; take rps, p50 and p99 by name.
+            res="$(awk -F, '{ gsub(/"/, "") }
+                NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+                NR == 2 { print $col["rps"], $col["p50_latency_ms"], $col["p99_latency_ms"] }' "$WORK/t.out")"
+            ;;
+        mt-*)
+            pl=${test##*-P}
+            if ((pl == 1)); then n=$MT_N_P1; else n=$MT_N_P16; fi
+            ops=$((n * MT_CLIENTS * MT_THREADS))
+            t0=$(cpu_ticks "$pid")
+            run_client "$WORK/t.out" "$WORK/t.err" $(mt_base "$port") --ratio 1:10 --pipeline "$pl" \
+                -c "$MT_CLIENTS" -t "$MT_THREADS" -n "$n" --key-minimum 1 --key-maximum "$KEYSPACE" \
+                --distinct-client-seed --print-percentiles 50,99
+            t1=$(cpu_ticks "$pid")
+            check_memtier "$WORK/t.err" "$ops"
+            # Totals: Type Ops/sec Hits/sec Misses/sec Avg p50 p99 KB/sec
+            res="$(awk '$1 == "Totals" { print $2, $6, $7 }' "$WORK/t.out")"
+            ;;
+    esac
+    [[ "$(wc -w <<<"$res")" == 3 ]] || die "could not parse $test output for $name: $(head -c 300 "$WORK/t.out")"
+    awk -v ops="$ops" -v dt=$((t1 - t0)) -v hz="$CLK_TCK" -v tm="$CLIENT_TIME" -v res="$res" 'BEGIN {
+        split(tm, t, " "); split(res, r, " ")
+        cpu_s = dt / hz
+        printf "%d %.0f %.3f %.3f %.3f %.0f %.0f\n", ops, r[1], r[2], r[3],
+            cpu_s * 1e6 / ops, 100 * cpu_s / t[1], 100 * (t[2] + t[3]) / t[1]
+    }'
+}
+
+# Median of the numbers on stdin.
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# Column of RAW for (test, server); columns: round test server ops ops/s p50 p99 cpu/op srv% cli%
+col() { awk -v t="$1" -v s="$2" -v c="$3" '$2 == t && $3 == s { print $c }' "$WORK/raw"; }
+
+# Per-round ratio tandem/redis of column C for TEST, then the median.
+ratio() {
+    awk -v t="$1" -v c="$2" '$2 == t { v[$1 " " $3] = $c; r[$1] = 1 }
+        END { for (k in r) if ((k " redis") in v && (k " tandem") in v && v[k " redis"] > 0)
+                  print v[k " tandem"] / v[k " redis"] }' "$WORK/raw" | median
+}
+
+bench_mode() {
+    local s r t order line
+    info "client CPU $CLIENT_CPU, server CPU $SERVER_CPU, CLK_TCK $CLK_TCK, rounds $ROUNDS"
+    info "redis-benchmark: -c 50 -r $KEYSPACE -d 32, -n $N_P1 at -P 1, -n $N_P16 at -P 16"
+    ((MEMTIER)) && info "memtier_benchmark: --ratio 1:10 -c $MT_CLIENTS -t $MT_THREADS -d 32 --key-maximum $KEYSPACE, -n $MT_N_P1 at --pipeline 1, -n $MT_N_P16 at --pipeline 16"
+    ((MEMTIER)) || info "memtier_benchmark not used (MEMTIER=0 or not on PATH)"
+    for s in $SERVERS; do start_server "$s"; warm_up "$s"; done
+
+    : >"$WORK/raw"
+    for ((r = 1; r <= ROUNDS; r++)); do
+        # Alternate which server goes first, to cancel out drift and ordering.
+        order=$SERVERS
+        ((r % 2 == 0)) && order="$(tr ' ' '\n' <<<"$SERVERS" | tac | xargs)"
+        for t in "${TESTS[@]}"; do
+            for s in $order; do
+                line="$r $t $s $(run_test "$s" "$t")"
+                echo "$line" >>"$WORK/raw"
+                info "round $r  $(awk '{ printf "%-12s %-7s %9s ops/s  p50 %s  p99 %s  %s us/op  srv %s%%  cli %s%%", $2, $3, $5, $6, $7, $8, $9, $10 }' <<<"$line")"
+            done
+        done
+    done
+    [[ -z "$RAW_CSV" ]] || { echo "round,test,server,ops,ops_per_s,p50_ms,p99_ms,cpu_us_per_op,server_cpu_pct,client_cpu_pct" >"$RAW_CSV"; tr ' ' ',' <"$WORK/raw" >>"$RAW_CSV"; }
+
+    # Summary: medians over rounds.
+    echo
+    echo "Medians over $ROUNDS round(s). CPU us/op = server utime+stime / ops."
+    echo "srv%/cli% = server/client CPU use during the test; cli% near 100 means the client is the bottleneck."
+    printf '%-12s %-7s %10s %8s %8s %11s %5s %5s\n' test server "ops/s" "p50 ms" "p99 ms" "CPU us/op" "srv%" "cli%"
+    for t in "${TESTS[@]}"; do
+        for s in $SERVERS; do
+            printf '%-12s %-7s %10.0f %8.3f %8.3f %11.3f %5.0f %5.0f\n' "$t" "$s" \
+                "$(col "$t" "$s" 5 | median)" "$(col "$t" "$s" 6 | median)" "$(col "$t" "$s" 7 | median)" \
+                "$(col "$t" "$s" 8 | median)" "$(col "$t" "$s" 9 | median)" "$(col "$t" "$s" 10 | median)"
+        done
+        if [[ " $SERVERS " == *" tandem "* && " $SERVERS " == *" redis "* ]]; then
+            printf '%-12s %-7s %10s %28s\n' "$t" "T/R" "$(printf 'x%.2f' "$(ratio "$t" 5)")" \
+                "$(printf 'x%.2f' "$(ratio "$t" 8)")"
+        fi
+    done
+    for s in $SERVERS; do stop_server "$s"; done
+}
+
+# --- Memory test -----------------------------------------------------------------
+
+# Load MEM_KEYS keys with 32-byte values into a fresh server, report RSS/DBSIZE.
+memory_mode() {
+    local s port pid rss0 rss1 dbsize lines=()
+    info "memory test: $MEM_KEYS keys, 32-byte values, $( ((MEMTIER)) && echo memtier_benchmark || echo 'redis-cli --pipe')"
+    for s in $SERVERS; do
+        start_server "$s"
+        port=${PORT[$s]} pid=${PID[$s]}
+        rss0=$(rss_kb "$pid")
+        if ((MEMTIER)); then
+            # P:P gives each client its own slice of 1..MEM_KEYS: every key set once.
+            run_client "$WORK/m.out" "$WORK/m.err" $(mt_base "$port") --ratio 1:0 --key-pattern P:P \
+                --key-minimum 1 --key-maximum "$MEM_KEYS" -n allkeys --pipeline 32 -c 4 -t 1
+            check_memtier "$WORK/m.err" "$(mt_allkeys_ops 1 "$MEM_KEYS" 4)"
+        else
+            # Fallback: raw RESP through redis-cli --pipe (needs ECHO on the server).
+            awk -v n="$MEM_KEYS" 'BEGIN { v = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                for (i = 1; i <= n; i++) { k = sprintf("key:%012d", i)
+                    printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$32\r\n%s\r\n", length(k), k, v } }' >"$WORK/load.resp"
+            run_client "$WORK/m.out" "$WORK/m.err" redis-cli -p "$port" --pipe <"$WORK/load.resp"
+            grep -q 'errors: 0, replies: ' "$WORK/m.out" || die "redis-cli --pipe: $(cat "$WORK/m.out")"
+        fi
+        dbsize="$(timeout 10 redis-cli -p "$port" dbsize)"
+        rss1=$(rss_kb "$pid")
+        [[ "$dbsize" == "$MEM_KEYS" ]] || info "warning: $s DBSIZE is $dbsize, expected $MEM_KEYS"
+        lines+=("$(awk -v s="$s" -v a="$rss0" -v b="$rss1" -v d="$dbsize" 'BEGIN {
+            printf "%-7s %10d %12.1f %12.1f %14.1f", s, d, a / 1024, b / 1024, d > 0 ? (b - a) * 1024 / d : 0 }')")
+        stop_server "$s"
+    done
+    echo
+    printf '%-7s %10s %12s %12s %14s\n' server DBSIZE "RSS0 MiB" "RSS MiB" "bytes/key"
+    printf '%s\n' "${lines[@]}"
+}
+
+if [[ "$MODE" == bench ]]; then
+    bench_mode
+    if [[ "$MEMTEST" == 1 ]]; then memory_mode; fi
+else
+    memory_mode
+fi

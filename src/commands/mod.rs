@@ -1,0 +1,364 @@
+//! The command table and the command families.
+//!
+//! [`COMMANDS`] declares every command once: name, arity, flags, key positions and how it runs.
+//! Routing, COMMAND INFO/DOCS/GETKEYS, arity checks and statistics all read this table.
+//!
+//! How a command runs ([`Kind`]):
+//! - `Keyed`: on the shard that owns its keys, through [`Ctx`]. All keys of one call must then
+//!   live on one shard (a single key, or keys with a common hash tag).
+//!   When the keys of a call live on several shards, the connection's shard coordinates it
+//!   atomically (see `shard::coord`): `Split` commands are cut into per-shard parts, the others
+//!   gather their keys onto one shard.
+//! - `Conn`: on the connection's own shard, with the connection's state (server, connection
+//!   and whole-keyspace commands), see `server::conn`.
+
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::config::Config;
+use crate::protocol::{Args, Reply};
+use crate::store::{Db, Hlc, KeyspaceStats};
+
+/// Command flags, as COMMAND INFO names them.
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const FAST: u32 = 1 << 10;
+    pub const NO_AUTH: u32 = 1 << 11;
+    pub const MAY_REPLICATE: u32 = 1 << 12;
+    pub const NO_MULTI: u32 = 1 << 13;
+    pub const ALLOW_BUSY: u32 = 1 << 14;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+use flags::*;
+
+/// What a keyed command gets to work with: the shard's data, the client's db, a reply buffer.
+pub struct Ctx<'a> {
+    pub dbs: &'a mut [Db],
+    pub db: usize,
+    pub now_ms: u64,
+    pub ks: &'a mut KeyspaceStats,
+    pub clock: &'a mut Hlc,
+    pub dirty: &'a mut u64,
+    pub config: &'a Config,
+    pub out: Reply<'a>,
+}
+
+impl Ctx<'_> {
+    /// Every write calls this once per key it changes: it counts the change and returns the
+    /// write's stamp (DESIGN §5). This is the one place replication will hook into.
+    #[inline]
+    pub fn stamp(&mut self) -> u64 {
+        *self.dirty += 1;
+        self.clock.next(self.now_ms)
+    }
+
+    #[inline]
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.dbs[self.db]
+    }
+}
+
+pub type ShardFn = fn(&mut Ctx, Args);
+
+/// How a multi-key command whose keys live on several shards is split into per-shard parts
+/// and its replies merged (see `shard::coord`). Keyed commands without a split run there by
+/// gathering their keys onto one shard under the shards' locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// DEL, UNLINK, EXISTS, TOUCH: each shard gets its keys; integer replies add up.
+    SumKeys,
+    Mget,
+    Mset,
+    Msetnx,
+}
+
+/// Commands that run with the connection's state; dispatched in `server::conn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnCmd {
+    Ping,
+    Echo,
+    Hello,
+    Auth,
+    Select,
+    Swapdb,
+    Quit,
+    Reset,
+    Client,
+    Command,
+    Info,
+    Config,
+    Dbsize,
+    Flushdb,
+    Flushall,
+    Time,
+    Shutdown,
+    Monitor,
+    Latency,
+    Debug,
+    Keys,
+    Scan,
+    Randomkey,
+    Lastsave,
+    Role,
+}
+
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Keyed(ShardFn),
+    Split(ShardFn, Split),
+    Conn(ConnCmd),
+}
+
+pub struct CommandDef {
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub kind: Kind,
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub subcommands: &'static [(&'static str, i32)],
+}
+
+impl CommandDef {
+    /// Positions of the key arguments in a call with `argc` arguments.
+    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let (first, step) = (self.first_key, self.step.max(1));
+        let last = if self.last_key < 0 {
+            argc as i32 + self.last_key
+        } else {
+            self.last_key.min(argc as i32 - 1)
+        };
+        // A command without keys has first_key 0: an empty range.
+        let last = if first <= 0 { first - 1 } else { last };
+        (first..=last).step_by(step as usize).map(|i| i as usize)
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.flags & WRITE != 0
+    }
+
+    /// Checks Redis's arity rule: exact when positive, a minimum when negative.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        (a > 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+    }
+}
+
+const fn c(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    kind: Kind,
+    group: &'static str,
+    summary: &'static str,
+) -> CommandDef {
+    CommandDef {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        kind,
+        group,
+        summary,
+        subcommands: &[],
+    }
+}
+
+const fn with_subs(mut d: CommandDef, subs: &'static [(&'static str, i32)]) -> CommandDef {
+    d.subcommands = subs;
+    d
+}
+
+const NOKEYS: (i32, i32, i32) = (0, 0, 0);
+const KEY1: (i32, i32, i32) = (1, 1, 1);
+const ALLKEYS: (i32, i32, i32) = (1, -1, 1);
+
+use keys as k;
+use strings as s;
+use ConnCmd as C;
+use Kind::{Conn, Keyed, Split as Sp};
+
+pub static COMMANDS: &[CommandDef] = &[
+    // Strings.
+    c("get", 2, READONLY | FAST, KEY1, Keyed(s::get), "string", "Returns the string value of a key."),
+    c("set", -3, WRITE | DENYOOM, KEY1, Keyed(s::set), "string", "Sets the string value of a key, ignoring its type."),
+    c("setnx", 3, WRITE | DENYOOM | FAST, KEY1, Keyed(s::setnx), "string", "Set the string value of a key only when the key doesn't exist."),
+    c("setex", 4, WRITE | DENYOOM, KEY1, Keyed(s::setex), "string", "Sets the string value and expiration time of a key."),
+    c("psetex", 4, WRITE | DENYOOM, KEY1, Keyed(s::psetex), "string", "Sets both string value and expiration time in milliseconds of a key."),
+    c("getset", 3, WRITE | DENYOOM | FAST, KEY1, Keyed(s::getset), "string", "Returns the previous string value of a key after setting it to a new value."),
+    c("getdel", 2, WRITE | FAST, KEY1, Keyed(s::getdel), "string", "Returns the string value of a key after deleting the key."),
+    c("getex", -2, WRITE | FAST, KEY1, Keyed(s::getex), "string", "Returns the string value of a key after setting its expiration time."),
+    c("mget", -2, READONLY | FAST, ALLKEYS, Sp(s::mget, Split::Mget), "string", "Atomically returns the string values of one or more keys."),
+    c("mset", -3, WRITE | DENYOOM, (1, -1, 2), Sp(s::mset, Split::Mset), "string", "Atomically creates or modifies the string values of one or more keys."),
+    c("msetnx", -3, WRITE | DENYOOM, (1, -1, 2), Sp(s::msetnx, Split::Msetnx), "string", "Atomically modifies the string values of one or more keys only when all keys don't exist."),
+    c("append", 3, WRITE | DENYOOM | FAST, KEY1, Keyed(s::append), "string", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
+    c("strlen", 2, READONLY | FAST, KEY1, Keyed(s::strlen), "string", "Returns the length of a string value."),
+    c("getrange", 4, READONLY, KEY1, Keyed(s::getrange), "string", "Returns a substring of the string stored at a key."),
+    c("substr", 4, READONLY, KEY1, Keyed(s::getrange), "string", "Returns a substring from a string value."),
+    c("setrange", 4, WRITE | DENYOOM, KEY1, Keyed(s::setrange), "string", "Overwrites a part of a string value with another by an offset."),
+    c("incr", 2, WRITE | DENYOOM | FAST, KEY1, Keyed(s::incr), "string", "Increments the integer value of a key by one."),
+    c("decr", 2, WRITE | DENYOOM | FAST, KEY1, Keyed(s::decr), "string", "Decrements the integer value of a key by one."),
+    c("incrby", 3, WRITE | DENYOOM | FAST, KEY1, Keyed(s::incrby), "string", "Increments the integer value of a key by a number."),
+    c("decrby", 3, WRITE | DENYOOM | FAST, KEY1, Keyed(s::decrby), "string", "Decrements a number from the integer value of a key."),
+    c("incrbyfloat", 3, WRITE | DENYOOM | FAST, KEY1, Keyed(s::incrbyfloat), "string", "Increment the floating point value of a key by a number."),
+    c("lcs", -3, READONLY, (1, 2, 1), Keyed(s::lcs), "string", "Finds the longest common substring."),
+    // Keys.
+    c("del", -2, WRITE, ALLKEYS, Sp(k::del, Split::SumKeys), "generic", "Deletes one or more keys."),
+    c("unlink", -2, WRITE | FAST, ALLKEYS, Sp(k::del, Split::SumKeys), "generic", "Asynchronously deletes one or more keys."),
+    c("exists", -2, READONLY | FAST, ALLKEYS, Sp(k::exists, Split::SumKeys), "generic", "Determines whether one or more keys exist."),
+    c("touch", -2, READONLY | FAST, ALLKEYS, Sp(k::exists, Split::SumKeys), "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+    c("type", 2, READONLY | FAST, KEY1, Keyed(k::type_), "generic", "Determines the type of value stored at a key."),
+    c("rename", 3, WRITE, (1, 2, 1), Keyed(k::rename), "generic", "Renames a key and overwrites the destination."),
+    c("renamenx", 3, WRITE | FAST, (1, 2, 1), Keyed(k::renamenx), "generic", "Renames a key only when the target key name doesn't exist."),
+    c("copy", -3, WRITE | DENYOOM, (1, 2, 1), Keyed(k::copy), "generic", "Copies the value of a key to a new key."),
+    c("move", 3, WRITE | FAST, KEY1, Keyed(k::move_), "generic", "Moves a key to another database."),
+    c("expire", -3, WRITE | FAST, KEY1, Keyed(k::expire), "generic", "Sets the expiration time of a key in seconds."),
+    c("pexpire", -3, WRITE | FAST, KEY1, Keyed(k::pexpire), "generic", "Sets the expiration time of a key in milliseconds."),
+    c("expireat", -3, WRITE | FAST, KEY1, Keyed(k::expireat), "generic", "Sets the expiration time of a key to a Unix timestamp."),
+    c("pexpireat", -3, WRITE | FAST, KEY1, Keyed(k::pexpireat), "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    c("ttl", 2, READONLY | FAST, KEY1, Keyed(k::ttl), "generic", "Returns the expiration time in seconds of a key."),
+    c("pttl", 2, READONLY | FAST, KEY1, Keyed(k::pttl), "generic", "Returns the expiration time in milliseconds of a key."),
+    c("expiretime", 2, READONLY | FAST, KEY1, Keyed(k::expiretime), "generic", "Returns the expiration time of a key as a Unix timestamp."),
+    c("pexpiretime", 2, READONLY | FAST, KEY1, Keyed(k::pexpiretime), "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    c("persist", 2, WRITE | FAST, KEY1, Keyed(k::persist), "generic", "Removes the expiration time of a key."),
+    with_subs(
+        c("object", -2, READONLY, (2, 2, 1), Keyed(k::object), "generic", "A container for object introspection commands."),
+        &[("encoding", 3), ("freq", 3), ("idletime", 3), ("refcount", 3), ("help", 2)],
+    ),
+    c("keys", 2, READONLY, NOKEYS, Conn(C::Keys), "generic", "Returns all key names that match a pattern."),
+    c("scan", -2, READONLY, NOKEYS, Conn(C::Scan), "generic", "Iterates over the key names in the database."),
+    c("randomkey", 1, READONLY, NOKEYS, Conn(C::Randomkey), "generic", "Returns a random key name from the database."),
+    // Connection.
+    c("ping", -1, FAST | STALE | LOADING, NOKEYS, Conn(C::Ping), "connection", "Returns the server's liveliness response."),
+    c("echo", 2, FAST | STALE | LOADING, NOKEYS, Conn(C::Echo), "connection", "Returns the given string."),
+    c("hello", -1, FAST | NO_AUTH | STALE | LOADING, NOKEYS, Conn(C::Hello), "connection", "Handshakes with the Redis server."),
+    c("auth", -2, FAST | NO_AUTH | STALE | LOADING, NOKEYS, Conn(C::Auth), "connection", "Authenticates the connection."),
+    c("select", 2, FAST | STALE | LOADING, NOKEYS, Conn(C::Select), "connection", "Changes the selected database."),
+    c("quit", -1, FAST | NO_AUTH | STALE | LOADING, NOKEYS, Conn(C::Quit), "connection", "Closes the connection."),
+    c("reset", 1, FAST | NO_AUTH | STALE | LOADING, NOKEYS, Conn(C::Reset), "connection", "Resets the connection."),
+    with_subs(
+        c("client", -2, STALE | LOADING, NOKEYS, Conn(C::Client), "connection", "A container for client connection commands."),
+        &[("id", 2), ("setname", 3), ("getname", 2), ("setinfo", 4), ("list", -2), ("info", 2), ("kill", -3), ("reply", 3), ("no-evict", 3), ("help", 2)],
+    ),
+    // Server.
+    c("swapdb", 3, WRITE | FAST, NOKEYS, Conn(C::Swapdb), "server", "Swaps two Redis databases."),
+    with_subs(
+        c("command", -1, STALE | LOADING, NOKEYS, Conn(C::Command), "server", "Returns detailed information about all commands."),
+        &[("count", 2), ("info", -2), ("docs", -2), ("list", -2), ("getkeys", -3), ("help", 2)],
+    ),
+    c("info", -1, STALE | LOADING, NOKEYS, Conn(C::Info), "server", "Returns information and statistics about the server."),
+    with_subs(
+        c("config", -2, ADMIN | NOSCRIPT | LOADING | STALE, NOKEYS, Conn(C::Config), "server", "A container for server configuration commands."),
+        &[("get", -3), ("set", -4), ("resetstat", 2), ("rewrite", 2), ("help", 2)],
+    ),
+    c("dbsize", 1, READONLY | FAST, NOKEYS, Conn(C::Dbsize), "server", "Returns the number of keys in the database."),
+    c("flushdb", -1, WRITE, NOKEYS, Conn(C::Flushdb), "server", "Remove all keys from the current database."),
+    c("flushall", -1, WRITE, NOKEYS, Conn(C::Flushall), "server", "Removes all keys from all databases."),
+    c("time", 1, FAST | STALE | LOADING, NOKEYS, Conn(C::Time), "server", "Returns the server time."),
+    c("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NOKEYS, Conn(C::Shutdown), "server", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
+    c("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, NOKEYS, Conn(C::Monitor), "server", "Listens for all requests received by the server in real-time."),
+    with_subs(
+        c("latency", -2, ADMIN | NOSCRIPT | LOADING | STALE, NOKEYS, Conn(C::Latency), "server", "A container for latency diagnostics commands."),
+        &[("histogram", -2), ("latest", 2), ("reset", -2), ("help", 2)],
+    ),
+    c("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NOKEYS, Conn(C::Debug), "server", "A container for debugging commands."),
+    c("lastsave", 1, LOADING | STALE | FAST, NOKEYS, Conn(C::Lastsave), "server", "Returns the Unix timestamp of the last successful save to disk."),
+    c("role", 1, NOSCRIPT | LOADING | STALE | FAST, NOKEYS, Conn(C::Role), "server", "Returns the replication role."),
+];
+
+/// The table's index, by lower-case name.
+fn index() -> &'static HashMap<&'static str, usize> {
+    static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        COMMANDS
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name, i))
+            .collect()
+    })
+}
+
+/// Looks a command up by name, case-insensitively.
+#[inline]
+pub fn lookup(name: &[u8]) -> Option<usize> {
+    let mut lower = [0u8; 32];
+    if name.len() > lower.len() {
+        return None;
+    }
+    for (d, s) in lower.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    let name = std::str::from_utf8(&lower[..name.len()]).ok()?;
+    index().get(name).copied()
+}
+
+/// Redis's reply to an unknown command.
+pub fn unknown_command_error(args: &Args) -> String {
+    let mut msg = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        truncate(&args.lossy(0), 128)
+    );
+    for i in 1..args.len() {
+        if msg.len() >= 128 + 50 {
+            break;
+        }
+        msg.push_str(&format!("'{}' ", truncate(&args.lossy(i), 128)));
+    }
+    msg
+}
+
+pub fn arity_error(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+pub fn unknown_subcommand_error(sub: &[u8], cmd: &str) -> String {
+    format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        truncate(&String::from_utf8_lossy(sub), 128),
+        cmd.to_ascii_uppercase()
+    )
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

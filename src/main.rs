@@ -1,0 +1,110 @@
+//! The `tandem` binary: `tandem [config-file] [--option value ...]`.
+
+use clap::{Arg, ArgAction, Command};
+use tandem::config::{options, Config, Opt, OPTIONS};
+
+fn cli() -> Command {
+    let mut cmd = Command::new("tandem")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("A Redis-compatible, thread-per-core, active-active in-memory key-value server")
+        .after_help("Every option of a Redis/KeyDB config file can be given as --name value; flags override the file.")
+        .arg(Arg::new("config-file").help("Redis-style config file to load first"));
+    for def in OPTIONS {
+        let mut arg = Arg::new(def.name)
+            .long(def.name)
+            .num_args(0..)
+            .allow_negative_numbers(true)
+            .action(ArgAction::Append)
+            .value_name("VALUE")
+            .help(format!("(default: {:?})", def.default));
+        for a in def.aliases {
+            arg = arg.alias(*a);
+        }
+        cmd = cmd.arg(arg);
+    }
+    cmd
+}
+
+/// Builds the configuration: defaults, then the file, then the flags.
+fn load_config() -> Result<Config, String> {
+    let matches = cli().get_matches();
+    let mut cfg = Config::default();
+    if let Some(path) = matches.get_one::<String>("config-file") {
+        cfg.load_file(std::path::Path::new(path))
+            .map_err(|e| e.to_string())?;
+    }
+    for (idx, def) in OPTIONS.iter().enumerate() {
+        let Some(occurrences) = matches.get_occurrences::<String>(def.name) else {
+            continue;
+        };
+        let values: Vec<String> = occurrences
+            .map(|words| words.cloned().collect::<Vec<_>>().join(" "))
+            .collect();
+        if def.flags & options::MULTI == 0 {
+            if let Some(v) = values.last() {
+                cfg.set(idx, v, false)
+                    .map_err(|e| format!("--{} {v}: {e}", def.name))?;
+            }
+        } else {
+            for v in values {
+                cfg.set(idx, &v, true)
+                    .map_err(|e| format!("--{} {v}: {e}", def.name))?;
+            }
+        }
+    }
+    Ok(cfg)
+}
+
+fn init_logging(cfg: &Config) {
+    let level = match cfg.str(Opt::Loglevel) {
+        "debug" => "debug",
+        "verbose" => "debug",
+        "notice" => "info",
+        "warning" => "warn",
+        _ => "off",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("tandem={level}")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let logfile = cfg.str(Opt::Logfile);
+    if logfile.is_empty() {
+        builder.init();
+    } else {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(logfile)
+        {
+            Ok(f) => builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(f))
+                .init(),
+            Err(e) => {
+                eprintln!("Can't open the log file: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+fn main() {
+    let cfg = match load_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    init_logging(&cfg);
+    let pidfile = cfg.str(Opt::Pidfile).to_string();
+    if !pidfile.is_empty() {
+        let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
+    }
+    if let Err(e) = tandem::server::run(cfg) {
+        tracing::error!("{e}");
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+}

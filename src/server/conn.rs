@@ -1,0 +1,441 @@
+//! One client connection: read, parse every complete command, run the batch, write once.
+//!
+//! Commands of a batch whose keys live on other shards are packed per destination shard and
+//! sent as one message each; the connection's own shard runs its commands inline. Replies go
+//! back in request order. A command that needs the whole connection or several shards at
+//! once (a "barrier": SELECT, INFO, a cross-shard MSET) first lets the outstanding messages
+//! complete, so each shard sees one connection's commands in order.
+
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::Instant;
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use crate::commands::{self, flags, Kind, COMMANDS};
+use crate::config::Opt;
+use crate::protocol::{errors, parse_command, Args, PackedArgs, ParseLimits, ParseResult, Reply};
+use crate::server::clients::ClientHandle;
+use crate::shard::{coord, join_all, Shard};
+use crate::util::now_ms;
+
+/// CLIENT REPLY modes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Suppress the reply of the next command only.
+    Skip,
+    /// Set by CLIENT REPLY SKIP; becomes `Skip` for the command after it.
+    SkipNext,
+}
+
+/// A connection's own state, visible to connection-level commands.
+pub struct ConnState {
+    pub shard: Rc<Shard>,
+    pub client: Rc<ClientHandle>,
+    pub db: usize,
+    pub resp: u8,
+    pub authenticated: bool,
+    /// Close once the replies gathered so far are written (QUIT, protocol error, kill).
+    pub close: bool,
+    pub reply_mode: ReplyMode,
+}
+
+impl ConnState {
+    pub fn reply<'a>(&self, out: &'a mut Vec<u8>) -> Reply<'a> {
+        Reply::new(out, self.resp)
+    }
+
+    fn auth_required(&self) -> bool {
+        !self.authenticated && !self.shard.config().str(Opt::RequirePass).is_empty()
+    }
+}
+
+/// A batch of commands bound for one other shard.
+#[derive(Default)]
+pub struct RemoteBatch {
+    pub args: PackedArgs,
+    /// (command index, first span, number of arguments) per command.
+    pub cmds: Vec<(u16, u32, u32)>,
+}
+
+/// Where the reply of a command in the batch will come from.
+enum Src {
+    Local(usize, usize),
+    Remote(usize, usize),
+    Skip,
+}
+
+/// Replies gathered in request order while some come from other shards.
+#[derive(Default)]
+struct Pending {
+    order: Vec<Src>,
+    local: Vec<u8>,
+    remote: Vec<Option<RemoteBatch>>,
+}
+
+/// The shard a keyed command runs on, or None when its keys span shards.
+fn route(shard: &Shard, def: &commands::CommandDef, args: &Args) -> Option<usize> {
+    if shard.nshards == 1 {
+        return Some(shard.id);
+    }
+    let mut target = None;
+    for pos in def.key_positions(args.len()) {
+        let s = shard.shard_of(args.get(pos));
+        match target {
+            None => target = Some(s),
+            Some(t) if t != s => return None,
+            _ => {}
+        }
+    }
+    Some(target.unwrap_or(shard.id))
+}
+
+/// Limits on one connection's buffers (Redis's names).
+struct BufferLimits {
+    query_buffer: usize,
+    parse: ParseLimits,
+}
+
+pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let cfg = shard.config();
+    let fd = stream.as_raw_fd();
+    let id = shard.clients.borrow_mut().next_id(shard.id, shard.nshards);
+    let client = Rc::new(ClientHandle {
+        id,
+        addr: peer,
+        laddr: local,
+        fd,
+        created: Instant::now(),
+        name: Default::default(),
+        lib_name: Default::default(),
+        lib_ver: Default::default(),
+        db: Default::default(),
+        resp: std::cell::Cell::new(2),
+        last_cmd: std::cell::Cell::new("NULL"),
+        last_active: std::cell::Cell::new(Instant::now()),
+        qbuf: Default::default(),
+        multi: std::cell::Cell::new(-1),
+        monitor: Default::default(),
+        no_evict: Default::default(),
+        killed: Default::default(),
+    });
+    shard.clients.borrow_mut().add(client.clone());
+    let mut st = ConnState {
+        shard: shard.clone(),
+        client: client.clone(),
+        db: 0,
+        resp: 2,
+        authenticated: cfg.str(Opt::RequirePass).is_empty(),
+        close: false,
+        reply_mode: ReplyMode::On,
+    };
+    let mut stream = stream;
+    if let Err(e) = connection_loop(&mut st, &mut stream).await {
+        tracing::debug!("client {id} ({peer}): {e}");
+    }
+    shard.clients.borrow_mut().remove(id);
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+
+async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io::Result<()> {
+    let mut rbuf = vec![0u8; READ_CHUNK];
+    let (mut start, mut end) = (0usize, 0usize);
+    // Bytes that must be buffered (from `start`) before parsing can make progress.
+    let mut need = 1usize;
+    let mut spans: Vec<(u32, u32)> = Vec::new();
+    let mut cmds: Vec<(usize, usize)> = Vec::new();
+    let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    loop {
+        if end == rbuf.len() {
+            if start > 0 {
+                rbuf.copy_within(start..end, 0);
+                end -= start;
+                start = 0;
+            }
+            if end == rbuf.len() || need > rbuf.len() {
+                let want = (rbuf.len() * 2).max(need).max(end + READ_CHUNK);
+                rbuf.resize(want, 0);
+            }
+        }
+        let n = stream.read(&mut rbuf[end..]).await?;
+        if n == 0 || st.client.killed.get() {
+            return Ok(());
+        }
+        end += n;
+        let limits = buffer_limits(st);
+        if end - start > limits.query_buffer {
+            tracing::warn!(
+                "Closing client that reached max query buffer length: id={} addr={} (qbuf={})",
+                st.client.id,
+                st.client.addr,
+                end - start
+            );
+            return Ok(());
+        }
+        if end - start < need {
+            continue;
+        }
+        spans.clear();
+        cmds.clear();
+        let mut pos = start;
+        let mut protocol_error = None;
+        need = 1;
+        while pos < end {
+            match parse_command(&mut rbuf[pos..end], pos, &limits.parse, &mut spans) {
+                Ok(ParseResult::Complete(p)) => {
+                    if p.nargs > 0 {
+                        cmds.push((spans.len() - p.nargs, p.nargs));
+                    }
+                    pos += p.consumed;
+                }
+                Ok(ParseResult::Incomplete { need: n }) => {
+                    need = n;
+                    break;
+                }
+                Err(e) => {
+                    protocol_error = Some(e);
+                    break;
+                }
+            }
+        }
+        st.client.qbuf.set(end - pos);
+        run_batch(st, &rbuf, &spans, &cmds, &mut out).await;
+        start = pos;
+        if start == end {
+            start = 0;
+            end = 0;
+        }
+        if let Some(e) = protocol_error {
+            Reply::new(&mut out, st.resp).error(&format!("ERR {}", e.message()));
+            tracing::debug!(
+                "protocol error from client {}: {}",
+                st.client.id,
+                e.message()
+            );
+            st.close = true;
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            if out.capacity() > 4 * READ_CHUNK {
+                out = Vec::with_capacity(READ_CHUNK);
+            } else {
+                out.clear();
+            }
+        }
+        if st.close || st.client.killed.get() {
+            return Ok(());
+        }
+        glommio::yield_if_needed().await;
+    }
+}
+
+fn buffer_limits(st: &ConnState) -> BufferLimits {
+    let cfg = st.shard.config();
+    BufferLimits {
+        query_buffer: cfg.int(Opt::ClientQueryBufferLimit) as usize,
+        parse: ParseLimits {
+            max_bulk_len: cfg.int(Opt::ProtoMaxBulkLen) as usize,
+            unauthenticated: st.auth_required(),
+        },
+    }
+}
+
+/// Checks a command before it runs: known, right arity, allowed. `Err` is the error reply.
+fn admit(st: &ConnState, args: &Args) -> Result<usize, (Option<usize>, String)> {
+    let Some(idx) = commands::lookup(args.get(0)) else {
+        return Err((None, commands::unknown_command_error(args)));
+    };
+    let def = &COMMANDS[idx];
+    if !def.arity_ok(args.len()) {
+        return Err((Some(idx), commands::arity_error(def.name)));
+    }
+    if def.flags & flags::NO_AUTH == 0 && st.auth_required() {
+        return Err((Some(idx), errors::NOAUTH.to_string()));
+    }
+    Ok(idx)
+}
+
+async fn run_batch(
+    st: &mut ConnState,
+    buf: &[u8],
+    spans: &[(u32, u32)],
+    cmds: &[(usize, usize)],
+    out: &mut Vec<u8>,
+) {
+    let shard = st.shard.clone();
+    let mut pending = Pending::default();
+    let mut now = now_ms();
+    for &(first, n) in cmds {
+        let args = Args::new(buf, &spans[first..first + n]);
+        let suppress = advance_reply_mode(st);
+        // Replies go straight to `out` unless earlier replies are still on their way.
+        let direct = pending.order.is_empty();
+        let start = if direct {
+            out.len()
+        } else {
+            pending.local.len()
+        };
+        let idx = match admit(st, &args) {
+            Ok(idx) => idx,
+            Err((cmd, msg)) => {
+                let target = if direct {
+                    &mut *out
+                } else {
+                    &mut pending.local
+                };
+                Reply::new(target, st.resp).error(&msg);
+                shard
+                    .data
+                    .borrow_mut()
+                    .cmdstats
+                    .record_rejected(cmd, msg.as_bytes());
+                finish_local(&mut pending, out, direct, start, suppress);
+                continue;
+            }
+        };
+        let def = &COMMANDS[idx];
+        st.client.last_cmd.set(def.name);
+        match def.kind {
+            Kind::Keyed(_) | Kind::Split(..) => match route(&shard, def, &args) {
+                Some(s) if s == shard.id => {
+                    shard.gate.wait_free(None).await;
+                    let target = if direct {
+                        &mut *out
+                    } else {
+                        &mut pending.local
+                    };
+                    shard.execute(idx, args, st.db, st.resp, now, target);
+                    finish_local(&mut pending, out, direct, start, suppress);
+                }
+                Some(s) => {
+                    if pending.remote.is_empty() {
+                        pending.remote.resize_with(shard.nshards, || None);
+                    }
+                    let batch = pending.remote[s].get_or_insert_with(RemoteBatch::default);
+                    let first = batch.args.push(args.iter());
+                    let k = batch.cmds.len();
+                    batch
+                        .cmds
+                        .push((idx as u16, first as u32, args.len() as u32));
+                    pending.order.push(if suppress {
+                        Src::Skip
+                    } else {
+                        Src::Remote(s, k)
+                    });
+                }
+                None => {
+                    flush(st, &mut pending, out).await;
+                    let start = out.len();
+                    coord::run(&shard, idx, args, st.db, st.resp, out).await;
+                    if suppress {
+                        out.truncate(start);
+                    }
+                    now = now_ms();
+                }
+            },
+            Kind::Conn(which) => {
+                flush(st, &mut pending, out).await;
+                let start = out.len();
+                let t0 = Instant::now();
+                crate::commands::server::run(which, st, args, out).await;
+                let nanos = t0.elapsed().as_nanos() as u64;
+                {
+                    let err = out.get(start).is_some_and(|&b| b == b'-');
+                    let track = shard.config().bool(Opt::LatencyTracking);
+                    shard.data.borrow_mut().cmdstats.record(
+                        idx,
+                        nanos,
+                        track,
+                        err.then(|| &out[start..]),
+                    );
+                }
+                if suppress {
+                    out.truncate(start);
+                }
+                now = now_ms();
+                if st.close {
+                    break;
+                }
+            }
+        }
+    }
+    flush(st, &mut pending, out).await;
+}
+
+/// After a local command: record where its reply sits, or drop it if suppressed.
+fn finish_local(
+    pending: &mut Pending,
+    out: &mut Vec<u8>,
+    direct: bool,
+    start: usize,
+    suppress: bool,
+) {
+    if direct {
+        if suppress {
+            out.truncate(start);
+        }
+    } else if suppress {
+        pending.local.truncate(start);
+        pending.order.push(Src::Skip);
+    } else {
+        pending.order.push(Src::Local(start, pending.local.len()));
+    }
+}
+
+/// Whether this command's reply is to be dropped (CLIENT REPLY OFF / SKIP).
+fn advance_reply_mode(st: &mut ConnState) -> bool {
+    match st.reply_mode {
+        ReplyMode::On => false,
+        ReplyMode::Off => true,
+        ReplyMode::Skip => {
+            st.reply_mode = ReplyMode::On;
+            true
+        }
+        ReplyMode::SkipNext => {
+            st.reply_mode = ReplyMode::Skip;
+            false
+        }
+    }
+}
+
+/// Sends each shard its batch (all at once), then writes every reply in request order.
+async fn flush(st: &ConnState, pending: &mut Pending, out: &mut Vec<u8>) {
+    if pending.order.is_empty() {
+        return;
+    }
+    let shard = &st.shard;
+    let (db, resp) = (st.db, st.resp);
+    let futs: Vec<_> = pending
+        .remote
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(s, b)| b.take().map(|b| (s, b)))
+        .map(|(s, batch)| {
+            let fut = shard.run_on(s, None, move |sh| sh.execute_batch(&batch, db, resp));
+            async move { (s, fut.await) }
+        })
+        .collect();
+    let results = join_all(futs).await;
+    let mut by_shard: Vec<Option<(Vec<u8>, Vec<u32>)>> = (0..shard.nshards).map(|_| None).collect();
+    for (s, r) in results {
+        by_shard[s] = Some(r);
+    }
+    for src in pending.order.drain(..) {
+        match src {
+            Src::Local(a, b) => out.extend_from_slice(&pending.local[a..b]),
+            Src::Remote(s, k) => {
+                let (bytes, ends) = by_shard[s].as_ref().unwrap();
+                let a = if k == 0 { 0 } else { ends[k - 1] as usize };
+                out.extend_from_slice(&bytes[a..ends[k] as usize]);
+            }
+            Src::Skip => {}
+        }
+    }
+    pending.local.clear();
+}

@@ -1,0 +1,319 @@
+//! Commands whose keys live on several shards, run atomically.
+//!
+//! The coordinator (the connection's shard) takes the lock of every shard involved in
+//! ascending shard order, each lock message carrying that shard's part of the work, and
+//! releases them all at the end: strict two-phase locking, so no client can observe half of
+//! the command, and the ordering means two coordinators can never deadlock.
+//!
+//! Commands with a [`Split`] are cut into per-shard sub-commands (an MSET of the keys each
+//! shard owns) whose replies are merged. Any other keyed command is *gathered*: copies of its
+//! keys are fetched under the locks, the command runs on a scratch store on the coordinator,
+//! and every key it changed is written back to its owner, stamps and all.
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::time::Instant;
+
+use super::{join_all, keyed_fn, run_keyed, Shard, TxId};
+use crate::commands::{Ctx, Kind, Split, COMMANDS};
+use crate::config::Opt;
+use crate::protocol::{Args, PackedArgs, Reply};
+use crate::store::{Entry, KeyspaceStats, Store};
+use crate::util::now_ms;
+
+/// Runs command `cmd` (whose keys span shards) and appends its reply to `out`.
+pub async fn run(
+    shard: &Rc<Shard>,
+    cmd: usize,
+    args: Args<'_>,
+    db: usize,
+    resp: u8,
+    out: &mut Vec<u8>,
+) {
+    let t0 = Instant::now();
+    let start = out.len();
+    let tx = shard.new_tx();
+    match COMMANDS[cmd].kind {
+        Kind::Split(_, split) => run_split(shard, tx, cmd, split, args, db, resp, out).await,
+        _ => run_gathered(shard, tx, cmd, args, db, resp, out).await,
+    }
+    let nanos = t0.elapsed().as_nanos() as u64;
+    let track = shard.config().bool(Opt::LatencyTracking);
+    let err = (out.get(start) == Some(&b'-')).then(|| &out[start..]);
+    shard
+        .data
+        .borrow_mut()
+        .cmdstats
+        .record(cmd, nanos, track, err);
+}
+
+/// Runs `cmd` with the given arguments on a shard's own data (no statistics: the coordinator
+/// counts the command once).
+fn sub_command(sh: &Shard, cmd: usize, args: &PackedArgs, db: usize, resp: u8) -> Vec<u8> {
+    let cfg = sh.config();
+    let mut out = Vec::new();
+    let mut data = sh.data.borrow_mut();
+    let all = args.args(0, args.spans.len());
+    run_keyed(&mut data, &cfg, cmd, all, db, resp, now_ms(), &mut out);
+    out
+}
+
+async fn unlock_all(shard: &Rc<Shard>, shards: impl Iterator<Item = usize>, tx: TxId) {
+    for s in shards {
+        shard.unlock(s, tx).await;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_split(
+    shard: &Rc<Shard>,
+    tx: TxId,
+    cmd: usize,
+    split: Split,
+    args: Args<'_>,
+    db: usize,
+    resp: u8,
+    out: &mut Vec<u8>,
+) {
+    let def = &COMMANDS[cmd];
+    let pairs = matches!(split, Split::Mset | Split::Msetnx);
+    if pairs && args.len().is_multiple_of(2) {
+        return Reply::new(out, resp).error(&crate::commands::arity_error(def.name));
+    }
+    // Per shard: the sub-command's arguments; per key position: (shard, index in its part).
+    let mut parts: BTreeMap<usize, PackedArgs> = BTreeMap::new();
+    let mut placement = Vec::new();
+    for pos in def.key_positions(args.len()) {
+        let s = shard.shard_of(args.get(pos));
+        let part = parts.entry(s).or_insert_with(|| {
+            let mut p = PackedArgs::default();
+            p.push(std::iter::once(args.get(0)));
+            p
+        });
+        placement.push((s, (part.spans.len() - 1) / if pairs { 2 } else { 1 }));
+        if pairs {
+            part.push([args.get(pos), args.get(pos + 1)].into_iter());
+        } else {
+            part.push(std::iter::once(args.get(pos)));
+        }
+    }
+    let shards: Vec<usize> = parts.keys().copied().collect();
+    let mut reply = Reply::new(out, resp);
+    match split {
+        Split::SumKeys | Split::Mget | Split::Mset => {
+            let mut replies: HashMap<usize, Vec<u8>> = HashMap::new();
+            for (s, part) in parts {
+                let r = shard
+                    .lock_and_run(s, tx, move |sh| sub_command(sh, cmd, &part, db, resp))
+                    .await;
+                replies.insert(s, r);
+            }
+            unlock_all(shard, shards.into_iter(), tx).await;
+            match split {
+                Split::SumKeys => {
+                    let total: i64 = replies.values().map(|r| parse_int_reply(r)).sum();
+                    reply.int(total);
+                }
+                Split::Mget => {
+                    let split: HashMap<usize, Vec<&[u8]>> = replies
+                        .iter()
+                        .map(|(s, r)| (*s, split_array_reply(r)))
+                        .collect();
+                    reply.array(placement.len());
+                    for (s, i) in placement {
+                        reply.raw(split[&s][i]);
+                    }
+                }
+                _ => reply.ok(),
+            }
+        }
+        Split::Msetnx => {
+            // Phase one: under the locks, does any key exist? Phase two: set them all.
+            let mut existing = 0;
+            for (&s, part) in &parts {
+                let mut probe = PackedArgs::default();
+                probe.push(std::iter::once(&b"exists"[..]));
+                for i in (1..part.spans.len()).step_by(2) {
+                    probe.push(std::iter::once(part.args(i, 1).get(0)));
+                }
+                let exists = crate::commands::lookup(b"exists").unwrap();
+                let r = shard
+                    .lock_and_run(s, tx, move |sh| sub_command(sh, exists, &probe, db, resp))
+                    .await;
+                existing += parse_int_reply(&r);
+            }
+            if existing == 0 {
+                let mset = crate::commands::lookup(b"mset").unwrap();
+                let futs: Vec<_> = parts
+                    .into_iter()
+                    .map(|(s, part)| {
+                        shard.run_on(s, Some(tx), move |sh| {
+                            sub_command(sh, mset, &part, db, resp)
+                        })
+                    })
+                    .collect();
+                join_all(futs).await;
+            }
+            unlock_all(shard, shards.into_iter(), tx).await;
+            reply.int((existing == 0) as i64);
+        }
+    }
+}
+
+/// A key's copy in every database of its shard, taken under the shard's lock.
+type Fetched = Vec<(usize, Vec<u8>, Entry)>;
+
+async fn run_gathered(
+    shard: &Rc<Shard>,
+    tx: TxId,
+    cmd: usize,
+    args: Args<'_>,
+    db: usize,
+    resp: u8,
+    out: &mut Vec<u8>,
+) {
+    let def = &COMMANDS[cmd];
+    let mut groups: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
+    for pos in def.key_positions(args.len()) {
+        let key = args.get(pos);
+        let keys = groups.entry(shard.shard_of(key)).or_default();
+        if !keys.iter().any(|k| k == key) {
+            keys.push(key.to_vec());
+        }
+    }
+    let mut fetched: HashMap<(usize, Vec<u8>), Entry> = HashMap::new();
+    let mut owner: HashMap<Vec<u8>, usize> = HashMap::new();
+    for (&s, keys) in &groups {
+        for k in keys {
+            owner.insert(k.clone(), s);
+        }
+        let keys = keys.clone();
+        let got: Fetched = shard
+            .lock_and_run(s, tx, move |sh| {
+                let now = now_ms();
+                let mut data = sh.data.borrow_mut();
+                let data = &mut *data;
+                let mut got = vec![];
+                for (i, d) in data.store.dbs.iter_mut().enumerate() {
+                    for k in &keys {
+                        if let Some(e) = d.get(k, now, &mut data.ks) {
+                            got.push((i, k.clone(), e.clone()));
+                        }
+                    }
+                }
+                got
+            })
+            .await;
+        for (d, k, e) in got {
+            fetched.insert((d, k), e);
+        }
+    }
+
+    // Run the command on a scratch store holding just these keys, with this shard's clock
+    // raised past every stamp fetched so that the new writes win over them.
+    let cfg = shard.config();
+    let now = now_ms();
+    let mut scratch = Store::new(cfg.databases());
+    for ((d, k), e) in &fetched {
+        scratch.dbs[*d].insert(k, e.clone());
+    }
+    {
+        let mut data = shard.data.borrow_mut();
+        let data = &mut *data;
+        for e in fetched.values() {
+            data.clock.observe(e.stamp);
+        }
+        let mut ks = KeyspaceStats::default();
+        let mut ctx = Ctx {
+            dbs: &mut scratch.dbs,
+            db,
+            now_ms: now,
+            ks: &mut ks,
+            clock: &mut data.clock,
+            dirty: &mut data.dirty,
+            config: &cfg,
+            out: Reply::new(out, resp),
+        };
+        keyed_fn(cmd)(&mut ctx, args);
+        data.ks.keyspace_hits += ks.keyspace_hits;
+        data.ks.keyspace_misses += ks.keyspace_misses;
+    }
+
+    // Write back what changed: (db, key, new entry or None for deleted) per owning shard.
+    type Write = (usize, Vec<u8>, Option<Entry>);
+    let mut writes: BTreeMap<usize, Vec<Write>> = BTreeMap::new();
+    for (key, &s) in &owner {
+        for (d, db_) in scratch.dbs.iter_mut().enumerate() {
+            let before = fetched.get(&(d, key.clone()));
+            let after = db_.get(key, now, &mut KeyspaceStats::default());
+            let change = match (before, after) {
+                (None, Some(a)) => Some(Some(a.clone())),
+                (Some(b), Some(a)) if b.stamp != a.stamp || b.expire_at() != a.expire_at() => {
+                    Some(Some(a.clone()))
+                }
+                (Some(_), None) => Some(None),
+                _ => None,
+            };
+            if let Some(c) = change {
+                writes.entry(s).or_default().push((d, key.clone(), c));
+            }
+        }
+    }
+    let futs: Vec<_> = writes
+        .into_iter()
+        .map(|(s, w)| {
+            shard.run_on(s, Some(tx), move |sh| {
+                let mut data = sh.data.borrow_mut();
+                for (d, k, e) in w {
+                    data.dirty += 1;
+                    match e {
+                        Some(e) => {
+                            data.clock.observe(e.stamp);
+                            data.store.dbs[d].insert(&k, e);
+                        }
+                        None => {
+                            data.store.dbs[d].remove(&k);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    join_all(futs).await;
+    unlock_all(shard, groups.into_keys(), tx).await;
+}
+
+/// The integer of a `:n` reply (0 for anything else, e.g. an error).
+fn parse_int_reply(r: &[u8]) -> i64 {
+    r.strip_prefix(b":")
+        .and_then(|t| t.strip_suffix(b"\r\n"))
+        .and_then(crate::protocol::parse_i64)
+        .unwrap_or(0)
+}
+
+/// Splits a flat array reply of bulk strings and nulls into its elements' raw bytes.
+fn split_array_reply(r: &[u8]) -> Vec<&[u8]> {
+    let line_end =
+        |from: usize| from + r[from..].windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    let mut pos = line_end(0);
+    let mut items = vec![];
+    while pos < r.len() {
+        let hdr_end = line_end(pos);
+        let end = if r[pos] == b'$' {
+            let n: i64 = std::str::from_utf8(&r[pos + 1..hdr_end - 2])
+                .unwrap()
+                .parse()
+                .unwrap();
+            if n < 0 {
+                hdr_end
+            } else {
+                hdr_end + n as usize + 2
+            }
+        } else {
+            hdr_end
+        };
+        items.push(&r[pos..end]);
+        pos = end;
+    }
+    items
+}

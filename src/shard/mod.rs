@@ -1,0 +1,468 @@
+//! A shard: one core's slice of the keyspace and the messaging that links it to the others.
+//!
+//! Shards share nothing. A shard reaches another only by sending it a closure to run on its
+//! state ([`Shard::run_on`]); the answer comes back as a message. Cross-shard atomicity is a
+//! per-shard lock taken in ascending shard order (strict two-phase locking; see [`gate`] and
+//! `coord`), which single-shard commands never touch beyond one check of a `Cell`.
+
+pub mod coord;
+pub mod gate;
+pub mod oneshot;
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use glommio::channels::channel_mesh::{Receivers, Senders};
+
+use std::time::Instant;
+
+use crate::commands::{Ctx, Kind, COMMANDS};
+use crate::config::{Config, Opt};
+use crate::protocol::{Args, Reply};
+use crate::server::clients::ClientRegistry;
+use crate::server::conn::RemoteBatch;
+use crate::server::stats::CommandStats;
+use crate::store::{Hlc, KeyspaceStats, Store};
+use crate::util::now_ms;
+
+pub use gate::Gate;
+
+/// A transaction id: who holds a shard's lock during a cross-shard command.
+pub type TxId = u64;
+
+/// Work sent to a shard, and its answer.
+pub type Job = Box<dyn FnOnce(&Rc<Shard>) -> Box<dyn Any + Send> + Send>;
+pub type Answer = Box<dyn Any + Send>;
+
+pub enum Msg {
+    /// Run `job` on the receiving shard (under `tx`'s lock if `tx` is set and holds it).
+    Run {
+        from: usize,
+        req: u64,
+        tx: Option<TxId>,
+        job: Job,
+    },
+    /// Take the receiving shard's lock for `tx`, then run `job` under it.
+    Lock {
+        from: usize,
+        req: u64,
+        tx: TxId,
+        job: Job,
+    },
+    Unlock {
+        tx: TxId,
+    },
+    Answer {
+        req: u64,
+        answer: Answer,
+    },
+}
+
+/// The state a shard's commands work on. Borrowed only between awaits.
+pub struct ShardData {
+    pub store: Store,
+    pub clock: Hlc,
+    pub ks: KeyspaceStats,
+    /// Writes since the last save (`rdb_changes_since_last_save`).
+    pub dirty: u64,
+    pub cmdstats: CommandStats,
+}
+
+pub struct Shard {
+    pub id: usize,
+    pub nshards: usize,
+    pub data: RefCell<ShardData>,
+    pub config: RefCell<Rc<Config>>,
+    pub clients: RefCell<ClientRegistry>,
+    pub gate: Gate,
+    senders: Senders<Msg>,
+    pending: RefCell<HashMap<u64, oneshot::Sender<Answer>>>,
+    next_req: Cell<u64>,
+    next_tx: Cell<u64>,
+    /// Fixed-seed hasher for routing keys to shards; the same on every shard.
+    router: ahash::RandomState,
+    /// Set by SHUTDOWN; every shard's accept loop watches it.
+    pub shutting_down: Cell<bool>,
+    pub started: std::time::Instant,
+    pub run_id: Rc<str>,
+    pub counters: RefCell<Counters>,
+}
+
+/// Per-shard connection and traffic counters for INFO stats.
+#[derive(Default, Clone, Debug)]
+pub struct Counters {
+    pub connections_received: u64,
+    pub rejected_connections: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    /// (milliseconds, total commands) samples for instantaneous_ops_per_sec.
+    pub ops_samples: std::collections::VecDeque<(u64, u64)>,
+    pub active_expire: bool,
+}
+
+impl Counters {
+    pub fn ops_per_sec(&self) -> u64 {
+        match (self.ops_samples.front(), self.ops_samples.back()) {
+            (Some(a), Some(b)) if b.0 > a.0 => (b.1 - a.1) * 1000 / (b.0 - a.0),
+            _ => 0,
+        }
+    }
+}
+
+/// Routing hasher seeds: arbitrary constants, fixed so routing is stable in a process.
+const ROUTE_SEEDS: [u64; 4] = [
+    0x5441_4e44_454d_0001,
+    0x9e37_79b9_7f4a_7c15,
+    0xc2b2_ae3d_27d4_eb4f,
+    0x1656_67b1_9e37_79f9,
+];
+
+/// The part of a key that decides its shard: Redis Cluster's hash tag rule.
+#[inline]
+pub fn hash_tag(key: &[u8]) -> &[u8] {
+    if let Some(open) = key.iter().position(|&b| b == b'{') {
+        if let Some(len) = key[open + 1..].iter().position(|&b| b == b'}') {
+            if len > 0 {
+                return &key[open + 1..open + 1 + len];
+            }
+        }
+    }
+    key
+}
+
+impl Shard {
+    pub fn new(
+        id: usize,
+        nshards: usize,
+        config: Rc<Config>,
+        senders: Senders<Msg>,
+        run_id: Rc<str>,
+    ) -> Rc<Shard> {
+        let databases = config.databases();
+        Rc::new(Shard {
+            id,
+            nshards,
+            data: RefCell::new(ShardData {
+                store: Store::new(databases),
+                clock: Hlc::default(),
+                ks: KeyspaceStats::default(),
+                dirty: 0,
+                cmdstats: CommandStats::default(),
+            }),
+            config: RefCell::new(config),
+            clients: RefCell::new(ClientRegistry::default()),
+            gate: Gate::default(),
+            senders,
+            pending: RefCell::new(HashMap::new()),
+            next_req: Cell::new(1),
+            next_tx: Cell::new(1),
+            router: ahash::RandomState::with_seeds(
+                ROUTE_SEEDS[0],
+                ROUTE_SEEDS[1],
+                ROUTE_SEEDS[2],
+                ROUTE_SEEDS[3],
+            ),
+            shutting_down: Cell::new(false),
+            started: std::time::Instant::now(),
+            run_id,
+            counters: RefCell::new(Counters {
+                active_expire: true,
+                ..Default::default()
+            }),
+        })
+    }
+
+    /// The shard that owns `key`.
+    #[inline]
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        if self.nshards == 1 {
+            return 0;
+        }
+        (self.router.hash_one(hash_tag(key)) % self.nshards as u64) as usize
+    }
+
+    pub fn config(&self) -> Rc<Config> {
+        self.config.borrow().clone()
+    }
+
+    pub fn new_tx(&self) -> TxId {
+        let n = self.next_tx.get();
+        self.next_tx.set(n + 1);
+        (n << 16) | self.id as u64
+    }
+
+    fn register(&self) -> (u64, oneshot::Receiver<Answer>) {
+        let req = self.next_req.get();
+        self.next_req.set(req + 1);
+        let (tx, rx) = oneshot::channel();
+        self.pending.borrow_mut().insert(req, tx);
+        (req, rx)
+    }
+
+    async fn send(&self, to: usize, msg: Msg) {
+        if let Err(e) = self.senders.send_to(to, msg).await {
+            // Only at shutdown, when a peer's receiver is gone.
+            tracing::debug!("shard {} could not reach shard {to}: {e:?}", self.id);
+        }
+    }
+
+    /// Runs `f` on shard `to` (here, if `to` is this shard) and returns its result. Waits for
+    /// the target's lock unless `tx` holds it.
+    pub async fn run_on<T: Send + 'static>(
+        self: &Rc<Self>,
+        to: usize,
+        tx: Option<TxId>,
+        f: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
+    ) -> T {
+        if to == self.id {
+            self.gate.wait_free(tx).await;
+            return f(self);
+        }
+        let (req, rx) = self.register();
+        let job: Job = Box::new(move |s| Box::new(f(s)));
+        self.send(
+            to,
+            Msg::Run {
+                from: self.id,
+                req,
+                tx,
+                job,
+            },
+        )
+        .await;
+        *rx.await.downcast::<T>().expect("answer type")
+    }
+
+    /// Takes shard `to`'s lock for `tx` and runs `f` under it, in one round trip.
+    pub async fn lock_and_run<T: Send + 'static>(
+        self: &Rc<Self>,
+        to: usize,
+        tx: TxId,
+        f: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
+    ) -> T {
+        if to == self.id {
+            self.gate.acquire(tx).await;
+            return f(self);
+        }
+        let (req, rx) = self.register();
+        let job: Job = Box::new(move |s| Box::new(f(s)));
+        self.send(
+            to,
+            Msg::Lock {
+                from: self.id,
+                req,
+                tx,
+                job,
+            },
+        )
+        .await;
+        *rx.await.downcast::<T>().expect("answer type")
+    }
+
+    pub async fn unlock(self: &Rc<Self>, to: usize, tx: TxId) {
+        if to == self.id {
+            self.gate.release(tx);
+        } else {
+            self.send(to, Msg::Unlock { tx }).await;
+        }
+    }
+
+    /// Runs `f` on every shard at once; results in shard order.
+    pub async fn broadcast<T: Send + 'static>(
+        self: &Rc<Self>,
+        f: impl Fn(&Rc<Shard>) -> T + Send + Sync + Clone + 'static,
+    ) -> Vec<T> {
+        let futs: Vec<_> = (0..self.nshards)
+            .map(|s| {
+                let f = f.clone();
+                self.run_on(s, None, move |sh| f(sh))
+            })
+            .collect();
+        join_all(futs).await
+    }
+
+    /// Serves messages from shard `from`. A message never blocks this loop: work that must
+    /// wait for the lock, or a reply that cannot be queued at once, moves to its own task, so
+    /// an Unlock behind it is always seen.
+    pub async fn serve_peer(
+        self: Rc<Self>,
+        from: usize,
+        rx: glommio::channels::shared_channel::ConnectedReceiver<Msg>,
+    ) {
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                Msg::Run { from, req, tx, job } => {
+                    if self.gate.is_free_for(tx) {
+                        let answer = job(&self);
+                        self.answer(from, req, answer);
+                    } else {
+                        let me = self.clone();
+                        glommio::spawn_local(async move {
+                            me.gate.wait_free(tx).await;
+                            let answer = job(&me);
+                            me.answer(from, req, answer);
+                        })
+                        .detach();
+                    }
+                }
+                Msg::Lock { from, req, tx, job } => {
+                    if self.gate.try_acquire(tx) {
+                        let answer = job(&self);
+                        self.answer(from, req, answer);
+                    } else {
+                        let me = self.clone();
+                        glommio::spawn_local(async move {
+                            me.gate.acquire(tx).await;
+                            let answer = job(&me);
+                            me.answer(from, req, answer);
+                        })
+                        .detach();
+                    }
+                }
+                Msg::Unlock { tx } => self.gate.release(tx),
+                Msg::Answer { req, answer } => {
+                    if let Some(tx) = self.pending.borrow_mut().remove(&req) {
+                        tx.send(answer);
+                    }
+                }
+            }
+        }
+        tracing::debug!("shard {}: link from shard {from} closed", self.id);
+    }
+
+    fn answer(self: &Rc<Self>, to: usize, req: u64, answer: Answer) {
+        let msg = Msg::Answer { req, answer };
+        match self.senders.try_send_to(to, msg) {
+            Ok(()) => {}
+            Err(glommio::GlommioError::WouldBlock(glommio::ResourceType::Channel(msg))) => {
+                // The ring is full: queue the answer on its own task rather than block here.
+                let me = self.clone();
+                glommio::spawn_local(async move { me.send(to, msg).await }).detach();
+            }
+            Err(e) => tracing::debug!("shard {}: answer to shard {to} lost: {e}", self.id),
+        }
+    }
+
+    pub fn take_receivers(
+        receivers: &mut Receivers<Msg>,
+    ) -> Vec<(
+        usize,
+        glommio::channels::shared_channel::ConnectedReceiver<Msg>,
+    )> {
+        receivers.streams()
+    }
+}
+
+/// Awaits every future, concurrently, returning results in order.
+pub async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
+    let mut futs: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (i, f) in futs.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out.into_iter().map(|v| v.unwrap()).collect()
+}
+
+impl Shard {
+    /// Runs one keyed command on this shard's data, appending its reply to `out`, and counts
+    /// it in this shard's statistics.
+    pub fn execute(
+        &self,
+        cmd: usize,
+        args: Args,
+        db: usize,
+        resp: u8,
+        now_ms: u64,
+        out: &mut Vec<u8>,
+    ) {
+        let start = out.len();
+        let t0 = Instant::now();
+        let cfg = self.config();
+        let mut data = self.data.borrow_mut();
+        let data = &mut *data;
+        run_keyed(data, &cfg, cmd, args, db, resp, now_ms, out);
+        let nanos = t0.elapsed().as_nanos() as u64;
+        let err = (out.get(start) == Some(&b'-')).then(|| &out[start..]);
+        data.cmdstats
+            .record(cmd, nanos, cfg.bool(Opt::LatencyTracking), err);
+    }
+
+    /// Runs a batch forwarded by another shard; returns the replies and where each ends.
+    pub fn execute_batch(&self, batch: &RemoteBatch, db: usize, resp: u8) -> (Vec<u8>, Vec<u32>) {
+        let now = now_ms();
+        let mut out = Vec::with_capacity(batch.cmds.len() * 16);
+        let mut ends = Vec::with_capacity(batch.cmds.len());
+        for &(cmd, first, n) in &batch.cmds {
+            let args = batch.args.args(first as usize, n as usize);
+            self.execute(cmd as usize, args, db, resp, now, &mut out);
+            ends.push(out.len() as u32);
+        }
+        (out, ends)
+    }
+}
+
+/// Runs a keyed command's function against `data` without recording statistics.
+#[allow(clippy::too_many_arguments)]
+pub fn run_keyed(
+    data: &mut ShardData,
+    cfg: &Config,
+    cmd: usize,
+    args: Args,
+    db: usize,
+    resp: u8,
+    now_ms: u64,
+    out: &mut Vec<u8>,
+) {
+    let mut ctx = Ctx {
+        dbs: &mut data.store.dbs,
+        db,
+        now_ms,
+        ks: &mut data.ks,
+        clock: &mut data.clock,
+        dirty: &mut data.dirty,
+        config: cfg,
+        out: Reply::new(out, resp),
+    };
+    keyed_fn(cmd)(&mut ctx, args);
+}
+
+/// The shard-side function of a keyed command.
+pub fn keyed_fn(cmd: usize) -> crate::commands::ShardFn {
+    match COMMANDS[cmd].kind {
+        Kind::Keyed(f) | Kind::Split(f, _) => f,
+        Kind::Conn(_) => unreachable!(
+            "connection command {} routed to a shard",
+            COMMANDS[cmd].name
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hash_tag;
+
+    #[test]
+    fn hash_tags() {
+        assert_eq!(hash_tag(b"{user1}:a"), b"user1");
+        assert_eq!(hash_tag(b"foo{}{bar}"), b"foo{}{bar}");
+        assert_eq!(hash_tag(b"foo{{bar}}zap"), b"{bar");
+        assert_eq!(hash_tag(b"foo{bar}{zap}"), b"bar");
+        assert_eq!(hash_tag(b"plain"), b"plain");
+    }
+}

@@ -1,0 +1,236 @@
+//! One database of one shard: the key table with lazy expiry, and the bookkeeping that makes
+//! active expiry, RANDOMKEY and SCAN cheap.
+
+use indexmap::{IndexMap, IndexSet};
+
+use super::value::Entry;
+
+pub type Key = Box<[u8]>;
+type Hasher = ahash::RandomState;
+
+/// Counters a shard reports in INFO stats.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KeyspaceStats {
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+}
+
+/// Keys live in an insertion-ordered table so that a key can be picked at random in O(1) and a
+/// SCAN cursor is simply a position (walked from the end down; see [`Db::scan`]).
+#[derive(Default)]
+pub struct Db {
+    map: IndexMap<Key, Entry, Hasher>,
+    /// Keys that have an expiry, sampled by the active expiry cycle (Redis's `expires` dict).
+    volatile: IndexSet<Key, Hasher>,
+}
+
+impl Db {
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn volatile_len(&self) -> usize {
+        self.volatile.len()
+    }
+
+    /// The live entry for `key`, removing it first if it has expired.
+    #[inline]
+    pub fn get(
+        &mut self,
+        key: &[u8],
+        now_ms: u64,
+        stats: &mut KeyspaceStats,
+    ) -> Option<&mut Entry> {
+        let idx = self.map.get_index_of(key)?;
+        if self.map[idx].is_expired(now_ms) {
+            self.remove_index(idx);
+            stats.expired_keys += 1;
+            return None;
+        }
+        Some(&mut self.map[idx])
+    }
+
+    /// Whether `key` exists and is live, without counting a hit or miss.
+    pub fn contains(&mut self, key: &[u8], now_ms: u64, stats: &mut KeyspaceStats) -> bool {
+        self.get(key, now_ms, stats).is_some()
+    }
+
+    /// Inserts or replaces `key`; returns the previous entry, if any (expired or not).
+    pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        let has_ttl = entry.expire_at != 0;
+        let (idx, old) = match self.map.get_index_of(key) {
+            Some(idx) => (idx, Some(std::mem::replace(&mut self.map[idx], entry))),
+            None => (self.map.insert_full(key.into(), entry).0, None),
+        };
+        let had_ttl = old.as_ref().is_some_and(|e| e.expire_at != 0);
+        if has_ttl != had_ttl {
+            let k = self.map.get_index(idx).unwrap().0;
+            if has_ttl {
+                self.volatile.insert(k.clone());
+            } else {
+                self.volatile.swap_remove(&**k);
+            }
+        }
+        old
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let idx = self.map.get_index_of(key)?;
+        Some(self.remove_index(idx).1)
+    }
+
+    fn remove_index(&mut self, idx: usize) -> (Key, Entry) {
+        let (k, e) = self.map.swap_remove_index(idx).unwrap();
+        if e.expire_at != 0 {
+            self.volatile.swap_remove(&*k);
+        }
+        (k, e)
+    }
+
+    /// Sets (or with 0 clears) the expiry of an existing key.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: u64) {
+        let Some((_, k, e)) = self.map.get_full_mut(key) else {
+            return;
+        };
+        let had = e.expire_at != 0;
+        e.expire_at = at_ms;
+        match (had, at_ms != 0) {
+            (false, true) => {
+                let k = k.clone();
+                self.volatile.insert(k);
+            }
+            (true, false) => {
+                self.volatile.swap_remove(key);
+            }
+            _ => {}
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.map = IndexMap::default();
+        self.volatile = IndexSet::default();
+    }
+
+    /// The key at a position, for random picks and sampling.
+    pub fn get_index(&self, idx: usize) -> Option<(&Key, &Entry)> {
+        self.map.get_index(idx)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
+        self.map.iter()
+    }
+
+    /// Active expiry: samples up to `samples` volatile keys at random and removes the expired
+    /// ones. Returns (sampled, expired) so the caller can decide whether to go on.
+    pub fn expire_cycle(
+        &mut self,
+        now_ms: u64,
+        samples: usize,
+        mut rand: impl FnMut(usize) -> usize,
+    ) -> (usize, usize) {
+        let mut expired = 0;
+        let n = samples.min(self.volatile.len());
+        for _ in 0..n {
+            if self.volatile.is_empty() {
+                break;
+            }
+            let vi = rand(self.volatile.len());
+            let key = self.volatile.get_index(vi).unwrap();
+            let Some(idx) = self.map.get_index_of(&**key) else {
+                // Cannot happen while both tables are kept together; heal rather than loop.
+                self.volatile.swap_remove_index(vi);
+                continue;
+            };
+            if self.map[idx].is_expired(now_ms) {
+                self.remove_index(idx);
+                expired += 1;
+            }
+        }
+        (n, expired)
+    }
+
+    /// One step of SCAN over this table. Positions are visited from the end down, so that
+    /// `swap_remove` (which moves the last entry into the hole) can only move an entry not
+    /// yet visited into a hole that is also not yet visited: every key present for the whole
+    /// scan is returned at least once. `top` is the position above the next one to visit
+    /// (`None` to start); returns the next `top`, 0 when done.
+    pub fn scan(
+        &self,
+        top: Option<usize>,
+        count: usize,
+        mut visit: impl FnMut(&Key, &Entry),
+    ) -> usize {
+        let mut i = top.unwrap_or(self.map.len()).min(self.map.len());
+        let mut n = 0;
+        while i > 0 && n < count {
+            i -= 1;
+            let (k, e) = self.map.get_index(i).unwrap();
+            visit(k, e);
+            n += 1;
+        }
+        i
+    }
+
+    /// Approximate memory held, for INFO memory.
+    pub fn capacity(&self) -> usize {
+        self.map.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::value::Value;
+
+    fn e(v: &str, exp: u64) -> Entry {
+        let mut e = Entry::new(Value::str(v.as_bytes()), 1);
+        e.expire_at = exp;
+        e
+    }
+
+    #[test]
+    fn lazy_expiry_and_volatile_count() {
+        let mut db = Db::default();
+        let mut st = KeyspaceStats::default();
+        db.insert(b"a", e("1", 100));
+        db.insert(b"b", e("2", 0));
+        assert_eq!(db.volatile_len(), 1);
+        assert!(db.get(b"a", 50, &mut st).is_some());
+        assert!(db.get(b"a", 100, &mut st).is_none());
+        assert_eq!(st.expired_keys, 1);
+        assert_eq!(db.volatile_len(), 0);
+        db.set_expire(b"b", 10);
+        assert_eq!(db.volatile_len(), 1);
+        db.insert(b"b", e("3", 0));
+        assert_eq!(db.volatile_len(), 0);
+    }
+
+    #[test]
+    fn scan_survives_removals() {
+        let mut db = Db::default();
+        for i in 0..100 {
+            db.insert(format!("k{i}").as_bytes(), e("v", 0));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut top = None;
+        loop {
+            let next = db.scan(top, 7, |k, _| {
+                seen.insert(k.clone());
+            });
+            // Remove some keys mid-scan; every key never removed must still be seen.
+            db.remove(format!("k{}", seen.len() % 100).as_bytes());
+            if next == 0 {
+                break;
+            }
+            top = Some(next);
+        }
+        for (k, _) in db.iter() {
+            assert!(seen.contains(k));
+        }
+    }
+}
