@@ -1,6 +1,11 @@
 //! The `tandem` binary: `tandem [config-file] [--option value ...]`.
 
 use clap::{Arg, ArgAction, Command};
+
+// mimalloc: size classes that fit small keys and values tightly (a 32-byte value takes 32
+// bytes, not glibc's 48) and fast thread-local allocation; see tuning.md.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tandem::config::{options, Config, Opt, OPTIONS};
 
 fn cli() -> Command {
@@ -89,7 +94,14 @@ fn init_logging(cfg: &Config) {
     }
 }
 
+/// mimalloc's `mi_option_purge_delay` (not among libmimalloc-sys's named constants).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() {
+    // Give freed memory back to the OS at once: a key table that grows by reallocation would
+    // otherwise keep its old copies resident (RSS 218 MB instead of 142 MB for 1 M keys).
+    // SAFETY: setting an allocator option before any threads start.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     let cfg = match load_config() {
         Ok(c) => c,
         Err(e) => {

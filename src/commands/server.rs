@@ -51,9 +51,13 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
             r.bulk_int((us % 1_000_000) as i64);
         }
         ConnCmd::Shutdown => shutdown(st, args, out),
-        ConnCmd::Monitor => st
-            .reply(out)
-            .error("ERR MONITOR is not supported yet by this server"),
+        ConnCmd::Monitor => {
+            if st.monitor.is_none() {
+                st.monitor = Some(crate::server::monitor::start(&st.shard, st.client.id).await);
+                st.client.monitor.set(true);
+            }
+            st.reply(out).ok();
+        }
         ConnCmd::Latency => latency(st, args, out).await,
         ConnCmd::Debug => debug(st, args, out).await,
         ConnCmd::Keys => keys(st, args, out).await,
@@ -705,11 +709,9 @@ fn human(bytes: u64) -> String {
     }
 }
 
-/// Process memory: bytes in use by the allocator, and resident set size.
+/// Process memory (used, resident). Tandem reports its resident set for both: mimalloc keeps
+/// no cheap running total of allocated bytes.
 pub fn memory_usage() -> (u64, u64) {
-    // SAFETY: mallinfo2 only reads allocator statistics.
-    let used = unsafe { libc::mallinfo2() };
-    let used = (used.uordblks + used.hblkhd) as u64;
     let rss = std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| {
@@ -719,7 +721,7 @@ pub fn memory_usage() -> (u64, u64) {
         })
         .map(|pages| pages * 4096)
         .unwrap_or(0);
-    (used, rss)
+    (rss, rss)
 }
 
 fn cpu_times() -> (f64, f64) {
@@ -856,7 +858,7 @@ pub async fn info_text(shard: &Rc<Shard>, wanted: &[String]) -> String {
         let maxmem = cfg.int(Opt::Maxmemory) as u64;
         let _ = write!(
             t,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\n\r\n",
             human(used),
             human(rss),
             human(used),
@@ -1241,6 +1243,10 @@ async fn debug(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         for d in digests {
             r.simple(&d);
         }
+    } else if eq_ic(sub, "shard") && args.len() == 3 {
+        // Tandem's own: which shard owns a key (hash tags included).
+        let s = st.shard.shard_of(args.get(2));
+        st.reply(out).int(s as i64);
     } else if eq_ic(sub, "set-active-expire") && args.len() == 3 {
         let on = args.get(2) != b"0";
         st.shard
@@ -1255,6 +1261,8 @@ async fn debug(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",
             "    Output a hex signature of the values of all the specified keys.",
+            "SHARD <key>",
+            "    Return the index of the shard (core) that owns <key>.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not accessed.",
             "SLEEP <seconds>",

@@ -43,19 +43,13 @@ fn str_of_mut(e: &mut Entry) -> &mut Str {
 }
 
 fn reply_str(ctx: &mut Ctx, s: &Str) {
-    match s {
-        Str::Raw(v) => ctx.out.bulk(v),
-        Str::Int(n) => ctx.out.bulk_int(*n),
-    }
+    reply_str_to(&mut ctx.out, s)
 }
 
 pub fn get(ctx: &mut Ctx, args: Args) {
     let now = ctx.now_ms;
     match read_str(&mut ctx.dbs[ctx.db], args.get(1), now, ctx.ks) {
-        Ok(Some(e)) => match &e.value {
-            Value::Str(Str::Raw(v)) => ctx.out.bulk(v),
-            Value::Str(Str::Int(n)) => ctx.out.bulk_int(*n),
-        },
+        Ok(Some(e)) => reply_str_to(&mut ctx.out, str_of(e)),
         Ok(None) => ctx.out.null(),
         Err(WrongType) => ctx.out.error(errors::WRONGTYPE),
     }
@@ -172,8 +166,8 @@ pub fn set(ctx: &mut Ctx, args: Args) {
 
 fn reply_str_to(out: &mut crate::protocol::Reply, s: &Str) {
     match s {
-        Str::Raw(v) => out.bulk(v),
         Str::Int(n) => out.bulk_int(*n),
+        s => out.bulk(s.as_bytes(&mut itoa::Buffer::new())),
     }
 }
 
@@ -644,7 +638,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) {
         .get(key, now, &mut KeyspaceStats::default())
         .map(|e| e.expire_at)
         .unwrap_or(0);
-    let mut e = Entry::new(Value::Str(Str::Raw(text.clone().into_bytes())), stamp);
+    let mut e = Entry::new(Value::Str(Str::raw(text.as_bytes())), stamp);
     e.expire_at = keep;
     db.insert(key, e);
     ctx.out.bulk(text.as_bytes());

@@ -12,14 +12,16 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::channels::local_channel::LocalReceiver;
 use glommio::net::TcpStream;
 
-use crate::commands::{self, flags, Kind, COMMANDS};
+use crate::commands::{self, flags, ConnCmd, Kind, COMMANDS};
 use crate::config::Opt;
 use crate::protocol::{errors, parse_command, Args, PackedArgs, ParseLimits, ParseResult, Reply};
 use crate::server::clients::ClientHandle;
+use crate::server::monitor;
 use crate::shard::{coord, join_all, Shard};
-use crate::util::now_ms;
+use crate::util::{now_ms, now_us};
 
 /// CLIENT REPLY modes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -42,6 +44,8 @@ pub struct ConnState {
     /// Close once the replies gathered so far are written (QUIT, protocol error, kill).
     pub close: bool,
     pub reply_mode: ReplyMode,
+    /// Set by MONITOR: where this connection receives the lines it streams.
+    pub monitor: Option<LocalReceiver<Rc<[u8]>>>,
 }
 
 impl ConnState {
@@ -133,10 +137,14 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr, local:
         authenticated: cfg.str(Opt::RequirePass).is_empty(),
         close: false,
         reply_mode: ReplyMode::On,
+        monitor: None,
     };
     let mut stream = stream;
     if let Err(e) = connection_loop(&mut st, &mut stream).await {
         tracing::debug!("client {id} ({peer}): {e}");
+    }
+    if st.monitor.is_some() {
+        monitor::stop(&shard, id).await;
     }
     shard.clients.borrow_mut().remove(id);
 }
@@ -163,7 +171,32 @@ async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io:
                 rbuf.resize(want, 0);
             }
         }
-        let n = stream.read(&mut rbuf[end..]).await?;
+        let n = match &st.monitor {
+            None => stream.read(&mut rbuf[end..]).await?,
+            Some(lines) => {
+                // A monitoring client: stream lines while still reading its commands.
+                enum Event {
+                    Read(std::io::Result<usize>),
+                    Line(Option<Rc<[u8]>>),
+                }
+                let read = async { Event::Read(stream.read(&mut rbuf[end..]).await) };
+                let line = async { Event::Line(lines.recv().await) };
+                match futures_lite::future::or(read, line).await {
+                    Event::Read(r) => r?,
+                    Event::Line(Some(first)) => {
+                        let mut batch = first.to_vec();
+                        while let Some(Some(more)) =
+                            futures_lite::future::poll_once(lines.recv()).await
+                        {
+                            batch.extend_from_slice(&more);
+                        }
+                        stream.write_all(&batch).await?;
+                        continue;
+                    }
+                    Event::Line(None) => continue,
+                }
+            }
+        };
         if n == 0 || st.client.killed.get() {
             return Ok(());
         }
@@ -301,6 +334,12 @@ async fn run_batch(
         };
         let def = &COMMANDS[idx];
         st.client.last_cmd.set(def.name);
+        if shard.monitors.active.get() && def.flags & (flags::ADMIN | flags::SKIP_MONITOR) == 0 {
+            let redact = matches!(def.kind, Kind::Conn(ConnCmd::Auth | ConnCmd::Hello));
+            let addr = st.client.addr.to_string();
+            let line = monitor::format_line(now_us(), st.db, &addr, &args, redact);
+            monitor::feed(&shard, line).await;
+        }
         match def.kind {
             Kind::Keyed(_) | Kind::Split(..) => match route(&shard, def, &args) {
                 Some(s) if s == shard.id => {

@@ -3,6 +3,7 @@
 
 pub mod clients;
 pub mod conn;
+pub mod monitor;
 pub mod stats;
 
 use std::net::{SocketAddr, TcpListener as StdListener};

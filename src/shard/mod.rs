@@ -88,6 +88,7 @@ pub struct Shard {
     pub started: std::time::Instant,
     pub run_id: Rc<str>,
     pub counters: RefCell<Counters>,
+    pub monitors: crate::server::monitor::Monitors,
 }
 
 /// Per-shard connection and traffic counters for INFO stats.
@@ -171,6 +172,7 @@ impl Shard {
                 active_expire: true,
                 ..Default::default()
             }),
+            monitors: Default::default(),
         })
     }
 

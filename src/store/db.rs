@@ -5,7 +5,7 @@ use indexmap::{IndexMap, IndexSet};
 
 use super::value::Entry;
 
-pub type Key = Box<[u8]>;
+pub use super::key::Key;
 type Hasher = ahash::RandomState;
 
 /// Counters a shard reports in INFO stats.

@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod db;
+pub mod key;
 pub mod value;
 
 pub use clock::Hlc;

@@ -50,9 +50,7 @@ impl Value {
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
         match self {
-            Value::Str(Str::Int(_)) => "int",
-            Value::Str(Str::Raw(v)) if v.len() <= 44 => "embstr",
-            Value::Str(Str::Raw(_)) => "raw",
+            Value::Str(s) => s.encoding(),
         }
     }
 
@@ -61,11 +59,27 @@ impl Value {
     }
 }
 
-/// A string value; integers are kept as integers, as Redis's int encoding does.
-#[derive(Debug, Clone, PartialEq)]
+/// Strings up to this many bytes live inside the entry, with no allocation.
+const INLINE: usize = 22;
+
+/// A string value. Integers are kept as integers (Redis's int encoding), short strings
+/// inline, others in an exact-size allocation; a string that APPEND or SETRANGE grows moves
+/// to a growable buffer so that repeated appends stay amortised O(1).
+#[derive(Debug, Clone)]
 pub enum Str {
     Int(i64),
-    Raw(Vec<u8>),
+    Inline { len: u8, data: [u8; INLINE] },
+    Heap(Box<[u8]>),
+    Grown(Box<Vec<u8>>),
+}
+
+impl PartialEq for Str {
+    fn eq(&self, other: &Str) -> bool {
+        match (self, other) {
+            (Str::Int(a), Str::Int(b)) => a == b,
+            _ => self.to_vec() == other.to_vec(),
+        }
+    }
 }
 
 impl Str {
@@ -75,13 +89,27 @@ impl Str {
                 return Str::Int(n);
             }
         }
-        Str::Raw(b.to_vec())
+        Str::raw(b)
+    }
+
+    /// The bytes as a string, never in integer form.
+    pub fn raw(b: &[u8]) -> Str {
+        if b.len() <= INLINE {
+            let mut data = [0u8; INLINE];
+            data[..b.len()].copy_from_slice(b);
+            Str::Inline {
+                len: b.len() as u8,
+                data,
+            }
+        } else {
+            Str::Heap(b.into())
+        }
     }
 
     pub fn len(&self) -> usize {
         match self {
             Str::Int(n) => itoa::Buffer::new().format(*n).len(),
-            Str::Raw(v) => v.len(),
+            _ => self.as_bytes(&mut itoa::Buffer::new()).len(),
         }
     }
 
@@ -90,10 +118,13 @@ impl Str {
     }
 
     /// The bytes, using `scratch` for the integer form.
+    #[inline]
     pub fn as_bytes<'a>(&'a self, scratch: &'a mut itoa::Buffer) -> &'a [u8] {
         match self {
             Str::Int(n) => scratch.format(*n).as_bytes(),
-            Str::Raw(v) => v,
+            Str::Inline { len, data } => &data[..*len as usize],
+            Str::Heap(b) => b,
+            Str::Grown(v) => v,
         }
     }
 
@@ -101,29 +132,62 @@ impl Str {
         self.as_bytes(&mut itoa::Buffer::new()).to_vec()
     }
 
-    /// The raw form for in-place edits (APPEND, SETRANGE).
+    /// A growable buffer for in-place edits (APPEND, SETRANGE).
     pub fn make_raw(&mut self) -> &mut Vec<u8> {
-        if let Str::Int(n) = *self {
-            *self = Str::Raw(itoa::Buffer::new().format(n).as_bytes().to_vec());
+        if !matches!(self, Str::Grown(_)) {
+            *self = Str::Grown(Box::new(self.to_vec()));
         }
         match self {
-            Str::Raw(v) => v,
-            Str::Int(_) => unreachable!(),
+            Str::Grown(v) => v,
+            _ => unreachable!(),
         }
     }
 
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Str::Int(n) => Some(*n),
-            Str::Raw(v) => parse_i64(v),
+            s => parse_i64(s.as_bytes(&mut itoa::Buffer::new())),
+        }
+    }
+
+    /// OBJECT ENCODING's name for this string.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Str::Int(_) => "int",
+            Str::Grown(_) => "raw",
+            s if s.len() <= 44 => "embstr",
+            _ => "raw",
         }
     }
 
     /// Approximate heap bytes, for MEMORY USAGE and INFO.
     pub fn heap_size(&self) -> usize {
         match self {
-            Str::Int(_) => 0,
-            Str::Raw(v) => v.capacity(),
+            Str::Int(_) | Str::Inline { .. } => 0,
+            Str::Heap(b) => b.len(),
+            Str::Grown(v) => v.capacity() + 24,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_layout() {
+        assert_eq!(std::mem::size_of::<Str>(), 24);
+        assert_eq!(std::mem::size_of::<Entry>(), 40);
+    }
+
+    #[test]
+    fn forms() {
+        assert_eq!(Str::from_bytes(b"123"), Str::Int(123));
+        assert!(matches!(Str::from_bytes(b"0123"), Str::Inline { .. }));
+        assert!(matches!(Str::from_bytes(&[b'x'; 40]), Str::Heap(_)));
+        let mut s = Str::from_bytes(b"12");
+        s.make_raw().extend_from_slice(b"ab");
+        assert_eq!(s.to_vec(), b"12ab");
+        assert_eq!(s.encoding(), "raw");
     }
 }

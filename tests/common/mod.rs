@@ -1,0 +1,195 @@
+//! Test harness: starts the real `tandem` binary on a free loopback port and stops it when the
+//! handle is dropped. Every integration test talks to a real server process through it.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    pub port: u16,
+    child: Child,
+}
+
+/// A port that was free a moment ago (the OS picks it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until `cond` holds, checking every few milliseconds, or panics after `deadline`.
+pub fn wait_for(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        if start.elapsed() > deadline {
+            panic!("timed out after {deadline:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+impl Server {
+    /// Starts a server with these extra flags (`--port` and `--bind` are added).
+    pub fn start(flags: &[&str]) -> Server {
+        Self::start_with(None, flags)
+    }
+
+    /// Starts a server with a config file first (as `tandem FILE --flags`).
+    pub fn start_with(config_file: Option<&str>, flags: &[&str]) -> Server {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+        if let Some(f) = config_file {
+            cmd.arg(f);
+        }
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(flags)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd.spawn().expect("starting tandem");
+        let server = Server { port, child };
+        wait_for("the server to answer PING", Duration::from_secs(20), || {
+            server.try_ping()
+        });
+        server
+    }
+
+    fn try_ping(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        if s.write_all(b"PING\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 64];
+        matches!(s.read(&mut buf), Ok(n) if n > 0 && (buf.starts_with(b"+PONG") || buf.starts_with(b"-NOAUTH")))
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(self.url()).unwrap()
+    }
+
+    pub fn conn(&self) -> redis::Connection {
+        let c = self.client().get_connection().expect("connecting");
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c
+    }
+
+    /// A raw TCP connection for wire-level tests.
+    pub fn raw(&self) -> RawConn {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        RawConn { s }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits for the process to exit by itself (e.g. after SHUTDOWN).
+    pub fn wait_exit(&mut self, deadline: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct RawConn {
+    pub s: TcpStream,
+}
+
+impl RawConn {
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).unwrap();
+    }
+
+    /// Reads until `expected.len()` bytes have arrived (or the peer closes) and returns them.
+    pub fn read_exact_len(&mut self, n: usize) -> Vec<u8> {
+        let mut out = vec![];
+        let mut buf = [0u8; 65536];
+        while out.len() < n {
+            match self.s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => out.extend_from_slice(&buf[..k]),
+                Err(e) => panic!("reading: {e} (got so far: {:?})", String::from_utf8_lossy(&out)),
+            }
+        }
+        out
+    }
+
+    /// Sends a request and asserts the exact reply bytes.
+    pub fn roundtrip(&mut self, req: &[u8], expected: &[u8]) {
+        self.send(req);
+        let got = self.read_exact_len(expected.len());
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected),
+            "reply to {:?}",
+            String::from_utf8_lossy(req)
+        );
+    }
+
+    /// True once the server has closed the connection (read returns 0).
+    pub fn is_closed(&mut self) -> bool {
+        let mut buf = [0u8; 1024];
+        loop {
+            match self.s.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(ref e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// Encodes a command as a RESP array of bulk strings.
+pub fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        v.extend_from_slice(a);
+        v.extend_from_slice(b"\r\n");
+    }
+    v
+}
+
+/// The shard that owns `key` (Tandem's `DEBUG SHARD key`).
+pub fn shard_of(conn: &mut redis::Connection, key: &str) -> i64 {
+    redis::cmd("DEBUG").arg("SHARD").arg(key).query(conn).unwrap()
+}
+
+/// `n` keys named `{prefix}N` that live on shard `shard`.
+pub fn keys_on_shard(conn: &mut redis::Connection, prefix: &str, shard: i64, n: usize) -> Vec<String> {
+    (0..10_000)
+        .map(|i| format!("{prefix}{i}"))
+        .filter(|k| shard_of(conn, k) == shard)
+        .take(n)
+        .collect()
+}
