@@ -24,10 +24,12 @@
 #                  [redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no]
 #   MEMTIER        auto | 0 | 1: run memtier_benchmark tests      [auto = if on PATH]
 #   MT_CLIENTS, MT_THREADS   memtier -c / -t                      [50, 1]
-#   MT_N_P1, MT_N_P16        memtier -n (requests per client)     [4000, 20000]
+#   MT_N_P1, MT_N_P16        memtier -n (requests per client)     [10000, 40000]
 #   MEMTEST=1      also run the memory test after the benchmark
 #   MEM_KEYS       keys for the memory test                       [1000000]
 #   SERVER_CPU, CLIENT_CPU   CPUs to pin to                       [1, 0]
+#   CPU_SOURCE     stat: utime+stime from /proc/PID/stat (10 ms ticks);
+#                  schedstat: summed /proc/PID/task/*/schedstat (ns)  [stat]
 #   STARTUP_TIMEOUT, BENCH_TIMEOUT   seconds                      [15, 300]
 #   RAW_CSV        also write per-run results to this file        []
 set -euo pipefail
@@ -47,8 +49,8 @@ TANDEM_FLAGS="${TANDEM_FLAGS:-}"
 MEMTIER="${MEMTIER:-auto}"
 MT_CLIENTS="${MT_CLIENTS:-50}"
 MT_THREADS="${MT_THREADS:-1}"
-MT_N_P1="${MT_N_P1:-4000}"
-MT_N_P16="${MT_N_P16:-20000}"
+MT_N_P1="${MT_N_P1:-10000}"
+MT_N_P16="${MT_N_P16:-40000}"
 MEMTEST="${MEMTEST:-0}"
 MEM_KEYS="${MEM_KEYS:-1000000}"
 SERVER_CPU="${SERVER_CPU:-1}"
@@ -56,6 +58,7 @@ CLIENT_CPU="${CLIENT_CPU:-0}"
 STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-15}"
 BENCH_TIMEOUT="${BENCH_TIMEOUT:-300}"
 RAW_CSV="${RAW_CSV:-}"
+CPU_SOURCE="${CPU_SOURCE:-stat}"
 KEYSPACE=100000 # -r for redis-benchmark, --key-maximum for memtier
 CLK_TCK="$(getconf CLK_TCK)"
 
@@ -63,6 +66,7 @@ die()  { echo "bench: FAIL: $*" >&2; exit 1; }
 info() { echo "bench: $*" >&2; }
 
 case "$MODE" in bench | memory) ;; *) die "unknown mode '$MODE' (use bench or memory)" ;; esac
+case "$CPU_SOURCE" in stat | schedstat) ;; *) die "CPU_SOURCE must be stat or schedstat" ;; esac
 for tool in redis-cli redis-benchmark taskset setsid timeout getconf; do
     command -v "$tool" >/dev/null || die "$tool not found on PATH"
 done
@@ -130,7 +134,7 @@ start_server() {
         port="$(free_port)"
         cmd="$(server_cmd "$name")"
         cmd="${cmd//"$token"/$port}"
-        info "starting $name: taskset -c $SERVER_CPU $cmd"
+        info "starting $name (attempt $attempt): taskset -c $SERVER_CPU $cmd"
         setsid taskset -c "$SERVER_CPU" bash -c "exec $cmd" >"$WORK/$name.log" 2>&1 &
         lp=$!
         LAUNCH_PID[$name]=$lp
@@ -158,13 +162,28 @@ start_server() {
     die "$name failed to start 3 times"
 }
 
-# utime+stime of a process (all its threads), in clock ticks.
-cpu_ticks() {
-    local stat
+# CPU time used so far by a process (all its threads), in nanoseconds.
+# stat: utime+stime (fields 14, 15 of /proc/PID/stat) in clock ticks, so the
+# resolution is 1/CLK_TCK s. schedstat: exact run time of the live threads.
+cpu_ns() {
+    local stat f
+    if [[ "$CPU_SOURCE" == schedstat ]]; then
+        cat "/proc/$1"/task/*/schedstat 2>/dev/null | awk '{ t += $1 } END { printf "%.0f\n", t }'
+        return
+    fi
     stat="$(<"/proc/$1/stat")" || die "server pid $1 is gone"
     stat="${stat##*) }" # drop "pid (comm) "; field 3 (state) is now first
     read -r -a f <<<"$stat"
-    echo $((f[11] + f[12])) # fields 14 and 15
+    echo $(((f[11] + f[12]) * 1000000000 / CLK_TCK))
+}
+
+# Percentage of all CPUs busy over half a second (from /proc/stat).
+machine_busy_pct() {
+    local a b
+    a="$(head -n 1 /proc/stat)"; sleep 0.5; b="$(head -n 1 /proc/stat)"
+    awk -v a="$a" -v b="$b" 'BEGIN { n = split(a, x); split(b, y)
+        for (i = 2; i <= n; i++) { d = y[i] - x[i]; tot += d; if (i == 5 || i == 6) idle += d }
+        printf "%.0f\n", (tot > 0 ? 100 * (tot - idle) / tot : 0) }'
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
@@ -195,7 +214,7 @@ check_memtier() {
     [[ "${ops:-0}" == "$expected" ]] || die "memtier_benchmark completed ${ops:-0} ops, expected $expected"
 }
 
-mt_base() { echo memtier_benchmark -s 127.0.0.1 -p "$1" --hide-histogram -d 32; }
+MT_BASE=(memtier_benchmark -s 127.0.0.1 --hide-histogram -d 32)
 
 # Op count of a memtier "--key-pattern P:P -n allkeys" load with C clients in
 # total: each client does (max - min) / C + 1 requests.
@@ -209,7 +228,7 @@ warm_up() {
     run_client "$WORK/w.out" "$WORK/w.err" redis-benchmark -h 127.0.0.1 -p "$port" -t set \
         -n $((KEYSPACE * 5)) -r "$KEYSPACE" -d 32 -c 50 -P 16 -q
     if ((MEMTIER)); then
-        run_client "$WORK/w.out" "$WORK/w.err" $(mt_base "$port") --ratio 1:0 --key-pattern P:P \
+        run_client "$WORK/w.out" "$WORK/w.err" "${MT_BASE[@]}" -p "$port" --ratio 1:0 --key-pattern P:P \
             --key-minimum 1 --key-maximum "$KEYSPACE" -n allkeys --pipeline 16 -c 4 -t 1
         check_memtier "$WORK/w.err" "$(mt_allkeys_ops 1 "$KEYSPACE" 4)"
     fi
@@ -220,18 +239,24 @@ warm_up() {
 TESTS=(rb-set-P1 rb-get-P1 rb-set-P16 rb-get-P16)
 ((MEMTIER)) && TESTS+=(mt-1:10-P1 mt-1:10-P16)
 
-# run_test NAME TEST -> prints "ops ops_per_s p50_ms p99_ms cpu_us_per_op srv_cpu% cli_cpu%"
+# run_test NAME TEST
+#   -> prints "ops ops_per_s p50_ms p99_ms cpu_us_per_op srv% cli% srv_cpu_ms oth%"
+# srv%/cli% = CPU per op x ops/s: how busy server and client were while
+# requests flowed (wall time would include the tools' start/stop overhead).
+# oth% = CPU used by everything else on the machine during the test (from
+# /proc/stat), in % of one CPU: other people's builds show up here.
 run_test() {
-    local name=$1 test=$2 port=${PORT[$1]} pid=${PID[$1]} t0 t1 ops res pl n
+    local name=$1 test=$2 port=${PORT[$1]} pid=${PID[$1]} t0 t1 ops res pl n m0 m1
+    m0="$(head -n 1 /proc/stat)"
     case "$test" in
         rb-*)
             local cmd=${test#rb-}; cmd=${cmd%-P*}
             pl=${test##*-P}
             if ((pl == 1)); then n=$N_P1; else n=$N_P16; fi
-            t0=$(cpu_ticks "$pid")
+            t0=$(cpu_ns "$pid")
             run_client "$WORK/t.out" "$WORK/t.err" redis-benchmark -h 127.0.0.1 -p "$port" -t "$cmd" \
                 -n "$n" -c 50 -r "$KEYSPACE" -d 32 -P "$pl" --csv
-            t1=$(cpu_ticks "$pid")
+            t1=$(cpu_ns "$pid")
             ops=$n
             # --csv: header names the columns; take rps, p50 and p99 by name.
             res="$(awk -F, '{ gsub(/"/, "") }
@@ -242,29 +267,37 @@ run_test() {
             pl=${test##*-P}
             if ((pl == 1)); then n=$MT_N_P1; else n=$MT_N_P16; fi
             ops=$((n * MT_CLIENTS * MT_THREADS))
-            t0=$(cpu_ticks "$pid")
-            run_client "$WORK/t.out" "$WORK/t.err" $(mt_base "$port") --ratio 1:10 --pipeline "$pl" \
+            t0=$(cpu_ns "$pid")
+            run_client "$WORK/t.out" "$WORK/t.err" "${MT_BASE[@]}" -p "$port" --ratio 1:10 --pipeline "$pl" \
                 -c "$MT_CLIENTS" -t "$MT_THREADS" -n "$n" --key-minimum 1 --key-maximum "$KEYSPACE" \
                 --distinct-client-seed --print-percentiles 50,99
-            t1=$(cpu_ticks "$pid")
+            t1=$(cpu_ns "$pid")
             check_memtier "$WORK/t.err" "$ops"
             # Totals: Type Ops/sec Hits/sec Misses/sec Avg p50 p99 KB/sec
             res="$(awk '$1 == "Totals" { print $2, $6, $7 }' "$WORK/t.out")"
             ;;
     esac
+    m1="$(head -n 1 /proc/stat)"
     [[ "$(wc -w <<<"$res")" == 3 ]] || die "could not parse $test output for $name: $(head -c 300 "$WORK/t.out")"
-    awk -v ops="$ops" -v dt=$((t1 - t0)) -v hz="$CLK_TCK" -v tm="$CLIENT_TIME" -v res="$res" 'BEGIN {
+    awk -v ops="$ops" -v dt=$((t1 - t0)) -v tm="$CLIENT_TIME" -v res="$res" \
+        -v m0="$m0" -v m1="$m1" -v hz="$CLK_TCK" 'BEGIN {
         split(tm, t, " "); split(res, r, " ")
-        cpu_s = dt / hz
-        printf "%d %.0f %.3f %.3f %.3f %.0f %.0f\n", ops, r[1], r[2], r[3],
-            cpu_s * 1e6 / ops, 100 * cpu_s / t[1], 100 * (t[2] + t[3]) / t[1]
+        srv_us = dt / 1000 / ops; cli_us = (t[2] + t[3]) * 1e6 / ops
+        # machine busy = all /proc/stat cpu columns except idle (4) and iowait (5)
+        n = split(m0, a); split(m1, b)
+        for (i = 2; i <= n; i++) if (i != 5 && i != 6) busy += b[i] - a[i]
+        other = busy / hz - dt / 1e9 - (t[2] + t[3])
+        oth = (t[1] > 0 ? 100 * other / t[1] : 0); if (oth < 0) oth = 0
+        printf "%d %.0f %.3f %.3f %.3f %.0f %.0f %.0f %.0f\n", ops, r[1], r[2], r[3],
+            srv_us, srv_us * r[1] / 1e4, cli_us * r[1] / 1e4, dt / 1e6, oth
     }'
 }
 
 # Median of the numbers on stdin.
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# Column of RAW for (test, server); columns: round test server ops ops/s p50 p99 cpu/op srv% cli%
+# Column of RAW for (test, server); columns: round test server ops ops/s p50 p99
+# cpu/op srv% cli% srv_cpu_ms oth%
 col() { awk -v t="$1" -v s="$2" -v c="$3" '$2 == t && $3 == s { print $c }' "$WORK/raw"; }
 
 # Per-round ratio tandem/redis of column C for TEST, then the median.
@@ -280,6 +313,8 @@ bench_mode() {
     info "redis-benchmark: -c 50 -r $KEYSPACE -d 32, -n $N_P1 at -P 1, -n $N_P16 at -P 16"
     ((MEMTIER)) && info "memtier_benchmark: --ratio 1:10 -c $MT_CLIENTS -t $MT_THREADS -d 32 --key-maximum $KEYSPACE, -n $MT_N_P1 at --pipeline 1, -n $MT_N_P16 at --pipeline 16"
     ((MEMTIER)) || info "memtier_benchmark not used (MEMTIER=0 or not on PATH)"
+    BUSY="$(machine_busy_pct)"
+    ((BUSY < 10)) || info "WARNING: the machine is already ${BUSY}% busy before the benchmark; results will be noisy"
     for s in $SERVERS; do start_server "$s"; warm_up "$s"; done
 
     : >"$WORK/raw"
@@ -291,22 +326,27 @@ bench_mode() {
             for s in $order; do
                 line="$r $t $s $(run_test "$s" "$t")"
                 echo "$line" >>"$WORK/raw"
-                info "round $r  $(awk '{ printf "%-12s %-7s %9s ops/s  p50 %s  p99 %s  %s us/op  srv %s%%  cli %s%%", $2, $3, $5, $6, $7, $8, $9, $10 }' <<<"$line")"
+                info "round $r  $(awk '{ printf "%-12s %-7s %9s ops/s  p50 %s  p99 %s  %s us/op  srv %s%%  cli %s%%  oth %s%%", $2, $3, $5, $6, $7, $8, $9, $10, $12 }' <<<"$line")"
             done
         done
     done
-    [[ -z "$RAW_CSV" ]] || { echo "round,test,server,ops,ops_per_s,p50_ms,p99_ms,cpu_us_per_op,server_cpu_pct,client_cpu_pct" >"$RAW_CSV"; tr ' ' ',' <"$WORK/raw" >>"$RAW_CSV"; }
+    [[ -z "$RAW_CSV" ]] || { echo "round,test,server,ops,ops_per_s,p50_ms,p99_ms,cpu_us_per_op,server_cpu_pct,client_cpu_pct,server_cpu_ms,other_cpu_pct" >"$RAW_CSV"; tr ' ' ',' <"$WORK/raw" >>"$RAW_CSV"; }
 
     # Summary: medians over rounds.
     echo
-    echo "Medians over $ROUNDS round(s). CPU us/op = server utime+stime / ops."
-    echo "srv%/cli% = server/client CPU use during the test; cli% near 100 means the client is the bottleneck."
-    printf '%-12s %-7s %10s %8s %8s %11s %5s %5s\n' test server "ops/s" "p50 ms" "p99 ms" "CPU us/op" "srv%" "cli%"
+    echo "Medians over $ROUNDS round(s). CPU us/op = server CPU time ($CPU_SOURCE) / ops; T/R = median of per-round Tandem/Redis ratios."
+    echo "srv%/cli% = server/client CPU busy while running (CPU/op x ops/s); cli% near 100 means the client is the bottleneck."
+    echo "oth% = CPU used by other processes during the test (% of one CPU); much above 5 means the numbers are disturbed."
+    awk -v src="$CPU_SOURCE" -v hz="$CLK_TCK" 'NR == 1 || $11 < m { m = $11 } END { if (src == "stat")
+        printf "CPU resolution: 1 tick = %.0f ms; smallest server CPU delta %d ms (+-%.0f%%).\n", 1000 / hz, m, (m > 0 ? 100000 / hz / m : 100) }' "$WORK/raw"
+    echo "Machine busy before start: ${BUSY}% (server CPU $SERVER_CPU, client CPU $CLIENT_CPU); runs with oth% > 10: $(awk '$12 > 10' "$WORK/raw" | wc -l) of $(wc -l <"$WORK/raw")."
+    printf '%-12s %-7s %10s %8s %8s %11s %5s %5s %5s\n' test server "ops/s" "p50 ms" "p99 ms" "CPU us/op" "srv%" "cli%" "oth%"
     for t in "${TESTS[@]}"; do
         for s in $SERVERS; do
-            printf '%-12s %-7s %10.0f %8.3f %8.3f %11.3f %5.0f %5.0f\n' "$t" "$s" \
+            printf '%-12s %-7s %10.0f %8.3f %8.3f %11.3f %5.0f %5.0f %5.0f\n' "$t" "$s" \
                 "$(col "$t" "$s" 5 | median)" "$(col "$t" "$s" 6 | median)" "$(col "$t" "$s" 7 | median)" \
-                "$(col "$t" "$s" 8 | median)" "$(col "$t" "$s" 9 | median)" "$(col "$t" "$s" 10 | median)"
+                "$(col "$t" "$s" 8 | median)" "$(col "$t" "$s" 9 | median)" "$(col "$t" "$s" 10 | median)" \
+                "$(col "$t" "$s" 12 | median)"
         done
         if [[ " $SERVERS " == *" tandem "* && " $SERVERS " == *" redis "* ]]; then
             printf '%-12s %-7s %10s %28s\n' "$t" "T/R" "$(printf 'x%.2f' "$(ratio "$t" 5)")" \
@@ -328,13 +368,14 @@ memory_mode() {
         rss0=$(rss_kb "$pid")
         if ((MEMTIER)); then
             # P:P gives each client its own slice of 1..MEM_KEYS: every key set once.
-            run_client "$WORK/m.out" "$WORK/m.err" $(mt_base "$port") --ratio 1:0 --key-pattern P:P \
+            run_client "$WORK/m.out" "$WORK/m.err" "${MT_BASE[@]}" -p "$port" --ratio 1:0 --key-pattern P:P \
                 --key-minimum 1 --key-maximum "$MEM_KEYS" -n allkeys --pipeline 32 -c 4 -t 1
             check_memtier "$WORK/m.err" "$(mt_allkeys_ops 1 "$MEM_KEYS" 4)"
         else
-            # Fallback: raw RESP through redis-cli --pipe (needs ECHO on the server).
+            # Fallback: raw RESP through redis-cli --pipe (needs ECHO on the
+            # server). Same key names and values as memtier uses.
             awk -v n="$MEM_KEYS" 'BEGIN { v = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                for (i = 1; i <= n; i++) { k = sprintf("key:%012d", i)
+                for (i = 1; i <= n; i++) { k = "memtier-" i
                     printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$32\r\n%s\r\n", length(k), k, v } }' >"$WORK/load.resp"
             run_client "$WORK/m.out" "$WORK/m.err" redis-cli -p "$port" --pipe <"$WORK/load.resp"
             grep -q 'errors: 0, replies: ' "$WORK/m.out" || die "redis-cli --pipe: $(cat "$WORK/m.out")"
@@ -343,7 +384,7 @@ memory_mode() {
         rss1=$(rss_kb "$pid")
         [[ "$dbsize" == "$MEM_KEYS" ]] || info "warning: $s DBSIZE is $dbsize, expected $MEM_KEYS"
         lines+=("$(awk -v s="$s" -v a="$rss0" -v b="$rss1" -v d="$dbsize" 'BEGIN {
-            printf "%-7s %10d %12.1f %12.1f %14.1f", s, d, a / 1024, b / 1024, d > 0 ? (b - a) * 1024 / d : 0 }')")
+            printf "%-7s %10d %12.1f %12.1f %14.1f", s, d, a / 1024, b / 1024, (d > 0 ? (b - a) * 1024 / d : 0) }')")
         stop_server "$s"
     done
     echo

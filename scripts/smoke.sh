@@ -10,6 +10,9 @@
 #   BENCH_TIMEOUT     seconds allowed per benchmark run   (default 300)
 #   SMOKE_N           redis-benchmark -n                  (default 100000)
 #   MEMTIER_N         memtier_benchmark -n (per client)   (default 2000)
+#   SMOKE_MIN_RPS     fail a redis-benchmark test below this rate; catches
+#                     stalls such as a reply that arrives seconds late
+#                     (default 1000; 0 disables)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +22,7 @@ STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-15}"
 BENCH_TIMEOUT="${BENCH_TIMEOUT:-300}"
 SMOKE_N="${SMOKE_N:-100000}"
 MEMTIER_N="${MEMTIER_N:-2000}"
+SMOKE_MIN_RPS="${SMOKE_MIN_RPS:-1000}"
 # redis-benchmark -q prints these names; all must appear in the output.
 TESTS="ping_inline,ping_mbulk,set,get,incr,mset"
 EXPECTED=("PING_INLINE" "PING_MBULK" "SET" "GET" "INCR" "MSET (10 keys)")
@@ -32,7 +36,7 @@ done
 
 # --- Build the server if the default binary is missing -----------------------
 if [[ ! -x "$BIN" ]]; then
-    [[ "$BIN" == "$DEFAULT_BIN" ]] || die "server binary not found: $BIN"
+    [[ "$(realpath -m "$BIN")" == "$DEFAULT_BIN" ]] || die "server binary not found: $BIN"
     info "$BIN missing; running cargo build --release"
     (cd "$ROOT" && cargo build --release) || die "cargo build --release failed"
     [[ -x "$BIN" ]] || die "build finished but $BIN does not exist"
@@ -142,6 +146,8 @@ for t in "${EXPECTED[@]}"; do
     [[ -n "$line" ]] || die "redis-benchmark: no result for $t"
     rps="$(sed -E 's/^.*: ([0-9.]+) requests per second.*/\1/' <<<"$line")"
     awk -v r="$rps" 'BEGIN { exit !(r > 0) }' || die "redis-benchmark: $t reported $rps requests per second"
+    awk -v r="$rps" -v m="$SMOKE_MIN_RPS" 'BEGIN { exit !(r >= m) }' ||
+        die "redis-benchmark: $t only reached $rps requests per second (SMOKE_MIN_RPS=$SMOKE_MIN_RPS); a stalled reply?"
 done
 info "redis-benchmark: all ${#EXPECTED[@]} tests passed"
 

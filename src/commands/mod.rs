@@ -304,8 +304,8 @@ pub static COMMANDS: &[CommandDef] = &[
 ];
 
 /// The table's index, by lower-case name.
-fn index() -> &'static HashMap<&'static str, usize> {
-    static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+fn index() -> &'static HashMap<&'static str, usize, ahash::RandomState> {
+    static INDEX: OnceLock<HashMap<&'static str, usize, ahash::RandomState>> = OnceLock::new();
     INDEX.get_or_init(|| {
         COMMANDS
             .iter()

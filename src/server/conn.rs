@@ -21,7 +21,7 @@ use crate::protocol::{errors, parse_command, Args, PackedArgs, ParseLimits, Pars
 use crate::server::clients::ClientHandle;
 use crate::server::monitor;
 use crate::shard::{coord, join_all, Shard};
-use crate::util::{now_ms, now_us};
+use crate::util::{cycles, now_ms, now_us};
 
 /// CLIENT REPLY modes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -53,8 +53,10 @@ impl ConnState {
         Reply::new(out, self.resp)
     }
 
+    /// Whether the client must still authenticate. A connection made while no password was
+    /// set counts as authenticated (the default user had no password then), as in Redis.
     fn auth_required(&self) -> bool {
-        !self.authenticated && !self.shard.config().str(Opt::RequirePass).is_empty()
+        !self.authenticated
     }
 }
 
@@ -302,6 +304,7 @@ async fn run_batch(
     out: &mut Vec<u8>,
 ) {
     let shard = st.shard.clone();
+    let cfg = shard.config();
     let mut pending = Pending::default();
     let mut now = now_ms();
     for &(first, n) in cmds {
@@ -349,7 +352,7 @@ async fn run_batch(
                     } else {
                         &mut pending.local
                     };
-                    shard.execute(idx, args, st.db, st.resp, now, target);
+                    shard.execute(&cfg, idx, args, st.db, st.resp, now, target);
                     finish_local(&mut pending, out, direct, start, suppress);
                 }
                 Some(s) => {
@@ -381,12 +384,12 @@ async fn run_batch(
             Kind::Conn(which) => {
                 flush(st, &mut pending, out).await;
                 let start = out.len();
-                let t0 = Instant::now();
+                let t0 = cycles::now();
                 crate::commands::server::run(which, st, args, out).await;
-                let nanos = t0.elapsed().as_nanos() as u64;
+                let nanos = cycles::nanos(t0, cycles::now());
                 {
                     let err = out.get(start).is_some_and(|&b| b == b'-');
-                    let track = shard.config().bool(Opt::LatencyTracking);
+                    let track = cfg.bool(Opt::LatencyTracking);
                     shard.data.borrow_mut().cmdstats.record(
                         idx,
                         nanos,

@@ -126,6 +126,7 @@ struct ShardStart {
 
 /// Starts the server and runs until it is shut down.
 pub fn run(cfg: Config) -> Result<(), String> {
+    crate::util::cycles::calibrate();
     let nshards = shard_count(&cfg);
     let port = cfg.int(Opt::Port) as u16;
     let round_robin = cfg.str(Opt::ConnDistribution) == "round-robin";

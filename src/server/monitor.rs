@@ -12,10 +12,13 @@ use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use crate::protocol::Args;
 use crate::shard::Shard;
 
+/// Where a monitoring connection receives its lines.
+type LineSender = LocalSender<Rc<[u8]>>;
+
 #[derive(Default)]
 pub struct Monitors {
-    /// Monitoring connections on this shard.
-    local: RefCell<Vec<(u64, LocalSender<Rc<[u8]>>)>>,
+    /// Monitoring connections on this shard, by client id.
+    local: RefCell<Vec<(u64, LineSender)>>,
     /// Shards that have at least one monitoring connection.
     targets: RefCell<Vec<usize>>,
     /// Whether `targets` is non-empty (checked on the hot path).

@@ -12,14 +12,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
-use std::time::Instant;
 
 use super::{join_all, keyed_fn, run_keyed, Shard, TxId};
 use crate::commands::{Ctx, Kind, Split, COMMANDS};
 use crate::config::Opt;
 use crate::protocol::{Args, PackedArgs, Reply};
 use crate::store::{Entry, KeyspaceStats, Store};
-use crate::util::now_ms;
+use crate::util::{cycles, now_ms};
 
 /// Runs command `cmd` (whose keys span shards) and appends its reply to `out`.
 pub async fn run(
@@ -30,14 +29,14 @@ pub async fn run(
     resp: u8,
     out: &mut Vec<u8>,
 ) {
-    let t0 = Instant::now();
+    let t0 = cycles::now();
     let start = out.len();
     let tx = shard.new_tx();
     match COMMANDS[cmd].kind {
         Kind::Split(_, split) => run_split(shard, tx, cmd, split, args, db, resp, out).await,
         _ => run_gathered(shard, tx, cmd, args, db, resp, out).await,
     }
-    let nanos = t0.elapsed().as_nanos() as u64;
+    let nanos = cycles::nanos(t0, cycles::now());
     let track = shard.config().bool(Opt::LatencyTracking);
     let err = (out.get(start) == Some(&b'-')).then(|| &out[start..]);
     shard

@@ -16,8 +16,6 @@ use std::rc::Rc;
 
 use glommio::channels::channel_mesh::{Receivers, Senders};
 
-use std::time::Instant;
-
 use crate::commands::{Ctx, Kind, COMMANDS};
 use crate::config::{Config, Opt};
 use crate::protocol::{Args, Reply};
@@ -25,7 +23,7 @@ use crate::server::clients::ClientRegistry;
 use crate::server::conn::RemoteBatch;
 use crate::server::stats::CommandStats;
 use crate::store::{Hlc, KeyspaceStats, Store};
-use crate::util::now_ms;
+use crate::util::{cycles, now_ms};
 
 pub use gate::Gate;
 
@@ -384,8 +382,10 @@ pub async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
 impl Shard {
     /// Runs one keyed command on this shard's data, appending its reply to `out`, and counts
     /// it in this shard's statistics.
+    #[allow(clippy::too_many_arguments)]
     pub fn execute(
         &self,
+        cfg: &Config,
         cmd: usize,
         args: Args,
         db: usize,
@@ -394,12 +394,11 @@ impl Shard {
         out: &mut Vec<u8>,
     ) {
         let start = out.len();
-        let t0 = Instant::now();
-        let cfg = self.config();
+        let t0 = cycles::now();
         let mut data = self.data.borrow_mut();
         let data = &mut *data;
-        run_keyed(data, &cfg, cmd, args, db, resp, now_ms, out);
-        let nanos = t0.elapsed().as_nanos() as u64;
+        run_keyed(data, cfg, cmd, args, db, resp, now_ms, out);
+        let nanos = cycles::nanos(t0, cycles::now());
         let err = (out.get(start) == Some(&b'-')).then(|| &out[start..]);
         data.cmdstats
             .record(cmd, nanos, cfg.bool(Opt::LatencyTracking), err);
@@ -408,11 +407,12 @@ impl Shard {
     /// Runs a batch forwarded by another shard; returns the replies and where each ends.
     pub fn execute_batch(&self, batch: &RemoteBatch, db: usize, resp: u8) -> (Vec<u8>, Vec<u32>) {
         let now = now_ms();
+        let cfg = self.config();
         let mut out = Vec::with_capacity(batch.cmds.len() * 16);
         let mut ends = Vec::with_capacity(batch.cmds.len());
         for &(cmd, first, n) in &batch.cmds {
             let args = batch.args.args(first as usize, n as usize);
-            self.execute(cmd as usize, args, db, resp, now, &mut out);
+            self.execute(&cfg, cmd as usize, args, db, resp, now, &mut out);
             ends.push(out.len() as u32);
         }
         (out, ends)

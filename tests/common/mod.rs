@@ -137,7 +137,10 @@ impl RawConn {
             match self.s.read(&mut buf) {
                 Ok(0) => break,
                 Ok(k) => out.extend_from_slice(&buf[..k]),
-                Err(e) => panic!("reading: {e} (got so far: {:?})", String::from_utf8_lossy(&out)),
+                Err(e) => panic!(
+                    "reading: {e} (got so far: {:?})",
+                    String::from_utf8_lossy(&out)
+                ),
             }
         }
         out
@@ -182,11 +185,20 @@ pub fn resp(args: &[&[u8]]) -> Vec<u8> {
 
 /// The shard that owns `key` (Tandem's `DEBUG SHARD key`).
 pub fn shard_of(conn: &mut redis::Connection, key: &str) -> i64 {
-    redis::cmd("DEBUG").arg("SHARD").arg(key).query(conn).unwrap()
+    redis::cmd("DEBUG")
+        .arg("SHARD")
+        .arg(key)
+        .query(conn)
+        .unwrap()
 }
 
 /// `n` keys named `{prefix}N` that live on shard `shard`.
-pub fn keys_on_shard(conn: &mut redis::Connection, prefix: &str, shard: i64, n: usize) -> Vec<String> {
+pub fn keys_on_shard(
+    conn: &mut redis::Connection,
+    prefix: &str,
+    shard: i64,
+    n: usize,
+) -> Vec<String> {
     (0..10_000)
         .map(|i| format!("{prefix}{i}"))
         .filter(|k| shard_of(conn, k) == shard)
