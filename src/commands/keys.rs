@@ -308,7 +308,7 @@ pub fn object(ctx: &mut Ctx, args: Args) {
             "    Return the number of references of the value associated with the specified",
             "    <key>.",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ];
         ctx.out.array(lines.len());
         for l in lines {

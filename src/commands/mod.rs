@@ -173,9 +173,33 @@ impl CommandDef {
 
     /// Checks Redis's arity rule: exact when positive, a minimum when negative.
     pub fn arity_ok(&self, argc: usize) -> bool {
-        let a = self.arity;
-        (a > 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+        arity_ok(self.arity, argc)
     }
+
+    /// For a container command (CLIENT, CONFIG, OBJECT...): checks the subcommand exists and
+    /// has the right number of arguments, with Redis's error texts.
+    /// Returns the subcommand's name.
+    pub fn check_subcommand(&self, args: &Args) -> Result<Option<&'static str>, Vec<u8>> {
+        if self.subcommands.is_empty() || args.len() < 2 {
+            return Ok(None);
+        }
+        let sub = args.get(1);
+        match self
+            .subcommands
+            .iter()
+            .find(|(n, _)| sub.eq_ignore_ascii_case(n.as_bytes()))
+        {
+            None => Err(unknown_subcommand_error(sub, self.name).into_bytes()),
+            Some((n, a)) if !arity_ok(*a, args.len()) => {
+                Err(arity_error(&format!("{}|{}", self.name, n)).into_bytes())
+            }
+            Some((n, _)) => Ok(Some(n)),
+        }
+    }
+}
+
+fn arity_ok(arity: i32, argc: usize) -> bool {
+    (arity > 0 && argc == arity as usize) || (arity < 0 && argc >= (-arity) as usize)
 }
 
 const fn c(
@@ -281,7 +305,7 @@ pub static COMMANDS: &[CommandDef] = &[
     c("swapdb", 3, WRITE | FAST, NOKEYS, Conn(C::Swapdb), "server", "Swaps two Redis databases."),
     with_subs(
         c("command", -1, STALE | LOADING, NOKEYS, Conn(C::Command), "server", "Returns detailed information about all commands."),
-        &[("count", 2), ("info", -2), ("docs", -2), ("list", -2), ("getkeys", -3), ("help", 2)],
+        &[("count", 2), ("info", -2), ("docs", -2), ("list", -2), ("getkeys", -4), ("help", 2)],
     ),
     c("info", -1, STALE | LOADING, NOKEYS, Conn(C::Info), "server", "Returns information and statistics about the server."),
     with_subs(
@@ -329,18 +353,29 @@ pub fn lookup(name: &[u8]) -> Option<usize> {
     index().get(name).copied()
 }
 
-/// Redis's reply to an unknown command.
-pub fn unknown_command_error(args: &Args) -> String {
-    let mut msg = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        truncate(&args.lossy(0), 128)
-    );
-    for i in 1..args.len() {
-        if msg.len() >= 128 + 50 {
+/// Redis's reply to an unknown command. Built byte for byte as Redis's C code builds it: each
+/// argument is cut at its first NUL (`%s`), and arguments are added while the list is under
+/// 128 bytes, each cut to what is left of those 128.
+pub fn unknown_command_error(args: &Args) -> Vec<u8> {
+    fn c_str(b: &[u8]) -> &[u8] {
+        &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
+    }
+    let mut list: Vec<u8> = Vec::new();
+    for a in args.iter().skip(1) {
+        if list.len() >= 128 {
             break;
         }
-        msg.push_str(&format!("'{}' ", truncate(&args.lossy(i), 128)));
+        let room = 128 - list.len();
+        let a = c_str(a);
+        list.push(b'\'');
+        list.extend_from_slice(&a[..a.len().min(room)]);
+        list.extend_from_slice(b"' ");
     }
+    let name = c_str(args.get(0));
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(&name[..name.len().min(128)]);
+    msg.extend_from_slice(b"', with args beginning with: ");
+    msg.extend_from_slice(&list);
     msg
 }
 

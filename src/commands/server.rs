@@ -147,7 +147,7 @@ fn hello(st: &mut ConnState, args: Args, out: &mut Vec<u8>) {
     }
     if !st.authenticated && !st.shard.config().str(Opt::RequirePass).is_empty() {
         return st.reply(out).error(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         );
     }
     if let Some(name) = setname {
@@ -467,6 +467,7 @@ async fn client_kill(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
     let old_form = args.len() == 3;
     if old_form {
         addr = Some(args.lossy(2));
+        skipme = false;
     } else {
         if !args.len().is_multiple_of(2) {
             return st.reply(out).error(errors::SYNTAX);
@@ -502,26 +503,32 @@ async fn client_kill(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         }
     }
     let me = st.client.id;
-    let killed: usize = st
+    // The calling connection is not killed under its own feet: it gets its reply, then closes.
+    let results = st
         .shard
         .broadcast(move |sh| {
             let clients: Vec<_> = sh.clients.borrow().clients.values().cloned().collect();
-            let mut n = 0;
+            let (mut n, mut hit_me) = (0, false);
             for c in clients {
                 let hit = id.is_none_or(|i| c.id == i)
                     && addr.as_ref().is_none_or(|a| c.addr.to_string() == *a)
                     && laddr.as_ref().is_none_or(|a| c.laddr.to_string() == *a)
                     && !(skipme && c.id == me);
-                if hit {
+                if hit && c.id == me {
+                    hit_me = true;
+                } else if hit {
                     c.kill();
                     n += 1;
                 }
             }
-            n
+            (n, hit_me)
         })
-        .await
-        .iter()
-        .sum();
+        .await;
+    let hit_me = results.iter().any(|r| r.1);
+    let killed: usize = results.iter().map(|r| r.0).sum::<usize>() + hit_me as usize;
+    if hit_me {
+        st.close = true;
+    }
     if old_form {
         if killed == 0 {
             st.reply(out).error("ERR No such client")
@@ -609,7 +616,7 @@ fn command(st: &mut ConnState, args: Args, out: &mut Vec<u8>) {
         for d in defs {
             match d {
                 Some(d) => command_info(&mut r, d),
-                None => r.null_array(),
+                None => r.null(),
             }
         }
     } else if eq_ic(sub, "docs") {
@@ -724,10 +731,23 @@ pub fn memory_usage() -> (u64, u64) {
     (rss, rss)
 }
 
-fn cpu_times() -> (f64, f64) {
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+/// (system, user) CPU seconds of the process (RUSAGE_SELF) or this thread (RUSAGE_THREAD).
+fn cpu_times(who: i32) -> (f64, f64) {
     // SAFETY: getrusage fills the struct we pass.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    unsafe { libc::getrusage(who, &mut ru) };
     let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     (t(ru.ru_stime), t(ru.ru_utime))
 }
@@ -816,6 +836,8 @@ pub async fn info_text(shard: &Rc<Shard>, wanted: &[String]) -> String {
         counters.rejected_connections += r.counters.rejected_connections;
         counters.net_input_bytes += r.counters.net_input_bytes;
         counters.net_output_bytes += r.counters.net_output_bytes;
+        counters.reads_processed += r.counters.reads_processed;
+        counters.writes_processed += r.counters.writes_processed;
         for (i, (k, e)) in r.keyspace.iter().enumerate() {
             keyspace[i].0 += k;
             keyspace[i].1 += e;
@@ -827,7 +849,7 @@ pub async fn info_text(shard: &Rc<Shard>, wanted: &[String]) -> String {
     if want("server") {
         let _ = write!(
             t,
-            "# Server\r\nredis_version:{}\r\ntandem_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonitor_mode:none\r\nmultiplexing_api:io_uring\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nserver_threads:{}\r\n\r\n",
+            "# Server\r\nredis_version:{}\r\ntandem_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:X86 TSC\r\nmultiplexing_api:io_uring\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nserver_threads:{}\r\n\r\n",
             crate::REDIS_VERSION,
             env!("CARGO_PKG_VERSION"),
             std::env::consts::OS,
@@ -856,12 +878,14 @@ pub async fn info_text(shard: &Rc<Shard>, wanted: &[String]) -> String {
     if want("memory") {
         let (used, rss) = memory_usage();
         let maxmem = cfg.int(Opt::Maxmemory) as u64;
+        let total = total_system_memory();
         let _ = write!(
             t,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nused_memory_peak_perc:100.00%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset_perc:100.00%\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:31744\r\nused_memory_scripts:0\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:0\r\nmem_clients_normal:0\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:0\r\n\r\n",
             human(used),
             human(rss),
             human(used),
+            human(total),
             human(maxmem),
             cfg.str(Opt::MaxmemoryPolicy),
             if used > 0 { rss as f64 / used as f64 } else { 0.0 },
@@ -871,13 +895,13 @@ pub async fn info_text(shard: &Rc<Shard>, wanted: &[String]) -> String {
         let started = now_ms() / 1000 - uptime;
         let _ = write!(
             t,
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{started}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n\r\n"
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:0\r\nrdb_saves:0\r\nrdb_last_save_time:{started}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\naof_rewrites:0\r\nmodule_fork_in_progress:0\r\n\r\n"
         );
     }
     if want("stats") {
         let _ = write!(
             t,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{ops}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{ops}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:0\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntotal_error_replies:{}\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\n\r\n",
             counters.connections_received,
             cmdstats.total_commands,
             counters.net_input_bytes,
@@ -887,6 +911,8 @@ pub async fn info_text(shard: &Rc<Shard>, wanted: &[String]) -> String {
             ks.keyspace_hits,
             ks.keyspace_misses,
             cmdstats.total_error_replies,
+            counters.reads_processed,
+            counters.writes_processed,
         );
     }
     if want("replication") {
@@ -898,10 +924,11 @@ pub async fn info_text(shard: &Rc<Shard>, wanted: &[String]) -> String {
         );
     }
     if want("cpu") {
-        let (sys, user) = cpu_times();
+        let (sys, user) = cpu_times(libc::RUSAGE_SELF);
+        let (tsys, tuser) = cpu_times(libc::RUSAGE_THREAD);
         let _ = write!(
             t,
-            "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n\r\n"
+            "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{tsys:.6}\r\nused_cpu_user_main_thread:{tuser:.6}\r\n\r\n"
         );
     }
     if want("modules") {
@@ -935,9 +962,6 @@ pub async fn info_text(shard: &Rc<Shard>, wanted: &[String]) -> String {
         }
         t.push_str("\r\n");
     }
-    if want("cluster") {
-        t.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
-    }
     if want("latencystats") {
         t.push_str("# Latencystats\r\n");
         let percentiles: Vec<f64> = cfg
@@ -965,6 +989,9 @@ pub async fn info_text(shard: &Rc<Shard>, wanted: &[String]) -> String {
             );
         }
         t.push_str("\r\n");
+    }
+    if want("cluster") {
+        t.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
     }
     if want("keyspace") {
         t.push_str("# Keyspace\r\n");
@@ -1019,7 +1046,7 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             if seen.contains(&idx) {
                 return st
                     .reply(out)
-                    .error(&format!("ERR Duplicate parameter - '{name}'"));
+                    .error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
             }
             seen.push(idx);
             if OPTIONS[idx].flags & options::IMMUTABLE != 0 {
@@ -1027,7 +1054,21 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
                     "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
                 ));
             }
-            if let Err(e) = cfg.set(idx, &args.lossy(i + 1), false) {
+            let mut value = args.lossy(i + 1);
+            if OPTIONS[idx].name == "dir" {
+                // As Redis: the server moves into the directory, and reports it absolute.
+                if let Err(e) = std::env::set_current_dir(&value) {
+                    let reason = e.to_string();
+                    let reason = reason.split(" (os error").next().unwrap_or(&reason);
+                    return st.reply(out).error(format!(
+                        "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+                    ));
+                }
+                if let Ok(cwd) = std::env::current_dir() {
+                    value = cwd.display().to_string();
+                }
+            }
+            if let Err(e) = cfg.set(idx, &value, false) {
                 return st.reply(out).error(&format!(
                     "ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"
                 ));
@@ -1052,6 +1093,7 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
                 c.rejected_connections = 0;
                 c.net_input_bytes = 0;
                 c.net_output_bytes = 0;
+                c.ops_samples.clear();
             })
             .await;
         st.reply(out).ok();

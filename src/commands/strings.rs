@@ -55,111 +55,132 @@ pub fn get(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// Expiry options shared by SET and GETEX.
-#[derive(Default, Clone, Copy, PartialEq, Debug)]
-enum Ttl {
-    #[default]
-    None,
-    /// Absolute Unix milliseconds.
-    At(u64),
-    Keep,
-    Persist,
+/// The options of SET and GETEX, parsed the way Redis parses them: every flag first (a flag
+/// may repeat, the last expiry wins, conflicting ones are a syntax error), the expiry value
+/// only afterwards.
+#[derive(Default)]
+struct StringOpts<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    /// The expiry argument, its unit in ms, and whether it is absolute.
+    expire: Option<(&'a [u8], i64, bool)>,
 }
 
-/// Parses a relative or absolute expiry argument into absolute ms, with Redis's checks.
-fn expire_arg(
-    ctx: &Ctx,
+fn parse_string_opts<'a>(args: &Args<'a>, from: usize, is_set: bool) -> Result<StringOpts<'a>, ()> {
+    let mut o = StringOpts::default();
+    let mut j = from;
+    while j < args.len() {
+        let a = args.get(j);
+        let next = (j + 1 < args.len()).then(|| args.get(j + 1));
+        // Which expiry flag this is, if any: (unit in ms, absolute).
+        let ttl = [
+            ("ex", 1000, false),
+            ("px", 1, false),
+            ("exat", 1000, true),
+            ("pxat", 1, true),
+        ]
+        .iter()
+        .find(|(name, _, _)| eq_ic(a, name))
+        .map(|&(_, unit, abs)| (unit, abs));
+        let other_ttl =
+            |unit: i64, abs: bool| o.expire.is_some_and(|(_, u, ab)| (u, ab) != (unit, abs));
+        if is_set && eq_ic(a, "nx") && !o.xx {
+            o.nx = true;
+        } else if is_set && eq_ic(a, "xx") && !o.nx {
+            o.xx = true;
+        } else if is_set && eq_ic(a, "get") {
+            o.get = true;
+        } else if is_set && eq_ic(a, "keepttl") && !o.persist && o.expire.is_none() {
+            o.keepttl = true;
+        } else if !is_set && eq_ic(a, "persist") && o.expire.is_none() && !o.keepttl {
+            o.persist = true;
+        } else if let (Some((unit, abs)), Some(v)) = (ttl, next) {
+            if o.keepttl || o.persist || other_ttl(unit, abs) {
+                return Err(());
+            }
+            o.expire = Some((v, unit, abs));
+            j += 1;
+        } else {
+            return Err(());
+        }
+        j += 1;
+    }
+    Ok(o)
+}
+
+/// Turns an expiry argument into absolute Unix ms (Redis's getExpireMillisecondsOrReply).
+fn expire_at_ms(
+    now_ms: u64,
     raw: &[u8],
-    unit_ms: i64,
+    unit: i64,
     absolute: bool,
     cmd: &str,
 ) -> Result<u64, String> {
     let n = parse_i64(raw).ok_or_else(|| errors::NOT_INTEGER.to_string())?;
     let invalid = || format!("ERR invalid expire time in '{cmd}' command");
-    if n <= 0 || n.checked_mul(unit_ms).is_none() {
+    if n <= 0 || (unit == 1000 && n > i64::MAX / 1000) {
         return Err(invalid());
     }
-    let ms = n * unit_ms;
-    let at = if absolute {
-        ms
-    } else {
-        ms.checked_add(ctx.now_ms as i64).ok_or_else(invalid)?
-    };
-    Ok(at as u64)
+    let mut ms = n * unit;
+    if !absolute {
+        ms = ms.wrapping_add(now_ms as i64);
+    }
+    if ms <= 0 {
+        return Err(invalid());
+    }
+    Ok(ms as u64)
 }
 
 pub fn set(ctx: &mut Ctx, args: Args) {
-    let (mut nx, mut xx, mut get) = (false, false, false);
-    let mut ttl = Ttl::None;
-    let mut i = 3;
-    while i < args.len() {
-        let a = args.get(i);
-        let next = (i + 1 < args.len()).then(|| args.get(i + 1));
-        let ttl_unset = ttl == Ttl::None;
-        let unit = if eq_ic(a, "ex") {
-            Some((1000, false))
-        } else if eq_ic(a, "px") {
-            Some((1, false))
-        } else if eq_ic(a, "exat") {
-            Some((1000, true))
-        } else if eq_ic(a, "pxat") {
-            Some((1, true))
-        } else {
-            None
-        };
-        if eq_ic(a, "nx") && !xx {
-            nx = true;
-        } else if eq_ic(a, "xx") && !nx {
-            xx = true;
-        } else if eq_ic(a, "get") {
-            get = true;
-        } else if eq_ic(a, "keepttl") && ttl_unset {
-            ttl = Ttl::Keep;
-        } else if let (Some((unit, abs)), true, Some(v)) = (unit, ttl_unset, next) {
-            match expire_arg(ctx, v, unit, abs, "set") {
-                Ok(at) => ttl = Ttl::At(at),
-                Err(e) => return ctx.out.error(&e),
-            }
-            i += 1;
-        } else {
-            return ctx.out.error(errors::SYNTAX);
-        }
-        i += 1;
-    }
+    let Ok(o) = parse_string_opts(&args, 3, true) else {
+        return ctx.out.error(errors::SYNTAX);
+    };
+    let expire_at = match o.expire {
+        Some((raw, unit, abs)) => match expire_at_ms(ctx.now_ms, raw, unit, abs, "set") {
+            Ok(at) => Some(at),
+            Err(e) => return ctx.out.error(e),
+        },
+        None => None,
+    };
     let key = args.get(1);
     let now = ctx.now_ms;
-    let db = &mut ctx.dbs[ctx.db];
-    let existing = db.get(key, now, ctx.ks);
-    let found = existing.is_some();
     let mut old_expire = 0;
-    if let Some(e) = existing {
-        old_expire = e.expire_at;
-        if get {
-            match &e.value {
-                Value::Str(s) => {
-                    let s = s.clone();
-                    reply_str_to(&mut ctx.out, &s);
-                }
+    let found = match read_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks) {
+        Err(WrongType) if o.get => return ctx.out.error(errors::WRONGTYPE),
+        Err(WrongType) => true,
+        Ok(Some(e)) => {
+            old_expire = e.expire_at;
+            if o.get {
+                let s = str_of(e).clone();
+                reply_str_to(&mut ctx.out, &s);
             }
+            true
         }
-    } else if get {
-        ctx.out.null();
-    }
-    if (nx && found) || (xx && !found) {
-        if !get {
+        Ok(None) => {
+            if o.get {
+                ctx.out.null();
+            }
+            false
+        }
+    };
+    if (o.nx && found) || (o.xx && !found) {
+        if !o.get {
             ctx.out.null();
         }
         return;
     }
     let stamp = ctx.stamp();
     let mut entry = Entry::new(Value::str(args.get(2)), stamp);
-    entry.expire_at = match ttl {
-        Ttl::At(at) => at,
-        Ttl::Keep => old_expire,
-        _ => 0,
+    entry.expire_at = match expire_at {
+        Some(at) => at,
+        None if o.keepttl => old_expire,
+        None => 0,
     };
     ctx.dbs[ctx.db].insert(key, entry);
-    if !get {
+    if !o.get {
         ctx.out.ok();
     }
 }
@@ -189,7 +210,7 @@ pub fn setnx(ctx: &mut Ctx, args: Args) {
 }
 
 fn setex_generic(ctx: &mut Ctx, args: Args, unit: i64, name: &str) {
-    match expire_arg(ctx, args.get(2), unit, false, name) {
+    match expire_at_ms(ctx.now_ms, args.get(2), unit, false, name) {
         Ok(at) => {
             put(ctx, args.get(1), args.get(3), at);
             ctx.out.ok();
@@ -233,35 +254,9 @@ pub fn getdel(ctx: &mut Ctx, args: Args) {
 }
 
 pub fn getex(ctx: &mut Ctx, args: Args) {
-    let mut ttl = Ttl::None;
-    let mut i = 2;
-    while i < args.len() {
-        let a = args.get(i);
-        let unit = if eq_ic(a, "ex") {
-            Some((1000, false))
-        } else if eq_ic(a, "px") {
-            Some((1, false))
-        } else if eq_ic(a, "exat") {
-            Some((1000, true))
-        } else if eq_ic(a, "pxat") {
-            Some((1, true))
-        } else {
-            None
-        };
-        if eq_ic(a, "persist") && ttl == Ttl::None {
-            ttl = Ttl::Persist;
-        } else if let (Some((unit, abs)), true, true) = (unit, ttl == Ttl::None, i + 1 < args.len())
-        {
-            match expire_arg(ctx, args.get(i + 1), unit, abs, "getex") {
-                Ok(at) => ttl = Ttl::At(at),
-                Err(e) => return ctx.out.error(&e),
-            }
-            i += 1;
-        } else {
-            return ctx.out.error(errors::SYNTAX);
-        }
-        i += 1;
-    }
+    let Ok(o) = parse_string_opts(&args, 2, false) else {
+        return ctx.out.error(errors::SYNTAX);
+    };
     let key = args.get(1);
     let now = ctx.now_ms;
     let s = match read_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks) {
@@ -269,13 +264,25 @@ pub fn getex(ctx: &mut Ctx, args: Args) {
         Ok(None) => return ctx.out.null(),
         Ok(Some(e)) => str_of(e).clone(),
     };
+    let expire_at = match o.expire {
+        Some((raw, unit, abs)) => match expire_at_ms(now, raw, unit, abs, "getex") {
+            Ok(at) => Some(at),
+            Err(e) => return ctx.out.error(e),
+        },
+        None => None,
+    };
     reply_str(ctx, &s);
-    match ttl {
-        Ttl::At(at) if at <= now => {
+    let db_expire = |ctx: &mut Ctx| {
+        ctx.dbs[ctx.db]
+            .get(key, now, &mut KeyspaceStats::default())
+            .map_or(0, |e| e.expire_at)
+    };
+    match expire_at {
+        Some(at) if at <= now => {
             ctx.stamp();
             ctx.dbs[ctx.db].remove(key);
         }
-        Ttl::At(at) => {
+        Some(at) => {
             let stamp = ctx.stamp();
             let db = &mut ctx.dbs[ctx.db];
             db.set_expire(key, at);
@@ -283,23 +290,15 @@ pub fn getex(ctx: &mut Ctx, args: Args) {
                 .unwrap()
                 .stamp = stamp;
         }
-        Ttl::Persist => {
+        None if o.persist && db_expire(ctx) != 0 => {
+            let stamp = ctx.stamp();
             let db = &mut ctx.dbs[ctx.db];
-            if db
-                .get(key, now, &mut KeyspaceStats::default())
+            db.set_expire(key, 0);
+            db.get(key, now, &mut KeyspaceStats::default())
                 .unwrap()
-                .expire_at
-                != 0
-            {
-                let stamp = ctx.stamp();
-                let db = &mut ctx.dbs[ctx.db];
-                db.set_expire(key, 0);
-                db.get(key, now, &mut KeyspaceStats::default())
-                    .unwrap()
-                    .stamp = stamp;
-            }
+                .stamp = stamp;
         }
-        _ => {}
+        None => {}
     }
 }
 
@@ -513,101 +512,41 @@ pub fn decrby(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// A decimal number held exactly: `mantissa / 10^scale`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Decimal {
-    mantissa: i128,
-    scale: u32,
+extern "C" {
+    /// src/native/longdouble.c: Redis's INCRBYFLOAT arithmetic in C's long double.
+    fn tandem_incrbyfloat(
+        a: *const u8,
+        alen: usize,
+        b: *const u8,
+        blen: usize,
+        out: *mut u8,
+        outlen: usize,
+    ) -> std::os::raw::c_long;
 }
 
-/// Redis prints INCRBYFLOAT results with 17 digits after the point, then trims zeros.
-const FLOAT_DIGITS: u32 = 17;
-
-impl Decimal {
-    fn parse(s: &[u8]) -> Option<Decimal> {
-        let text = std::str::from_utf8(s).ok()?;
-        let (neg, body) = match text.as_bytes().first()? {
-            b'-' => (true, &text[1..]),
-            b'+' => (false, &text[1..]),
-            _ => (false, text),
-        };
-        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-        if (int.is_empty() && frac.is_empty())
-            || !int.bytes().all(|c| c.is_ascii_digit())
-            || !frac.bytes().all(|c| c.is_ascii_digit())
-            || int.len() + frac.len() > 30
-            || frac.len() > FLOAT_DIGITS as usize
-        {
-            return None;
+/// `a + b` as Redis computes and prints it for INCRBYFLOAT (and HINCRBYFLOAT).
+pub fn add_floats(a: &[u8], b: &[u8]) -> Result<Vec<u8>, &'static str> {
+    let mut out = vec![0u8; 5 * 1024 + 32];
+    // SAFETY: the pointers and lengths describe live buffers; the C side writes at most
+    // `out.len()` bytes including its terminator.
+    let n = unsafe {
+        tandem_incrbyfloat(
+            a.as_ptr(),
+            a.len(),
+            b.as_ptr(),
+            b.len(),
+            out.as_mut_ptr(),
+            out.len(),
+        )
+    };
+    match n {
+        -1 => Err(errors::NOT_FLOAT),
+        -2 => Err("ERR increment would produce NaN or Infinity"),
+        n if n < 0 => Err("ERR value is out of range"),
+        n => {
+            out.truncate(n as usize);
+            Ok(out)
         }
-        let digits = format!("{int}{frac}");
-        let m: i128 = if digits.is_empty() {
-            0
-        } else {
-            digits.parse().ok()?
-        };
-        Some(Decimal {
-            mantissa: if neg { -m } else { m },
-            scale: frac.len() as u32,
-        })
-    }
-
-    fn add(self, o: Decimal) -> Option<Decimal> {
-        let scale = self.scale.max(o.scale);
-        let a = self.mantissa.checked_mul(10i128.pow(scale - self.scale))?;
-        let b = o.mantissa.checked_mul(10i128.pow(scale - o.scale))?;
-        Some(Decimal {
-            mantissa: a.checked_add(b)?,
-            scale,
-        })
-    }
-
-    fn format(self) -> String {
-        let neg = self.mantissa < 0;
-        let digits = self.mantissa.unsigned_abs().to_string();
-        let scale = self.scale as usize;
-        let (int, frac) = if digits.len() > scale {
-            digits.split_at(digits.len() - scale)
-        } else {
-            ("0", digits.as_str())
-        };
-        let mut s = String::new();
-        if neg {
-            s.push('-');
-        }
-        s.push_str(int);
-        let frac = format!("{:0>width$}", frac, width = scale);
-        let frac = frac.trim_end_matches('0');
-        if !frac.is_empty() {
-            s.push('.');
-            s.push_str(frac);
-        }
-        if s == "-0" {
-            s = "0".into();
-        }
-        s
-    }
-}
-
-/// Parses a float as Redis's strtold-based check does (no spaces, no NaN).
-fn parse_float(s: &[u8]) -> Option<f64> {
-    let t = std::str::from_utf8(s).ok()?;
-    if t.is_empty() || t.starts_with(char::is_whitespace) || t.ends_with(char::is_whitespace) {
-        return None;
-    }
-    let v: f64 = t.parse().ok()?;
-    (!v.is_nan()).then_some(v)
-}
-
-/// Formats a float the way Redis's INCRBYFLOAT does ("%.17Lf" with zeros trimmed), for
-/// values that are not exact short decimals.
-fn format_float_fixed(v: f64) -> String {
-    let s = format!("{v:.17}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".into()
-    } else {
-        s.into()
     }
 }
 
@@ -619,29 +558,20 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) {
         Ok(None) => b"0".to_vec(),
         Ok(Some(e)) => str_of(e).to_vec(),
     };
-    let (Some(a), Some(b)) = (parse_float(&cur), parse_float(args.get(2))) else {
-        return ctx.out.error(errors::NOT_FLOAT);
+    let text = match add_floats(&cur, args.get(2)) {
+        Ok(t) => t,
+        Err(e) => return ctx.out.error(e),
     };
-    let sum = a + b;
-    if sum.is_infinite() || sum.is_nan() {
-        return ctx.out.error("ERR increment would produce NaN or Infinity");
-    }
-    // Exact decimal arithmetic matches Redis's long double result for ordinary inputs.
-    let text = match (Decimal::parse(&cur), Decimal::parse(args.get(2))) {
-        (Some(x), Some(y)) => x.add(y).map(|d| d.format()),
-        _ => None,
-    }
-    .unwrap_or_else(|| format_float_fixed(sum));
     let stamp = ctx.stamp();
     let db = &mut ctx.dbs[ctx.db];
     let keep = db
         .get(key, now, &mut KeyspaceStats::default())
         .map(|e| e.expire_at)
         .unwrap_or(0);
-    let mut e = Entry::new(Value::Str(Str::raw(text.as_bytes())), stamp);
+    let mut e = Entry::new(Value::Str(Str::raw(&text)), stamp);
     e.expire_at = keep;
     db.insert(key, e);
-    ctx.out.bulk(text.as_bytes());
+    ctx.out.bulk(&text);
 }
 
 pub fn lcs(ctx: &mut Ctx, args: Args) {
@@ -766,13 +696,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decimal_sums() {
-        let d = |s: &str| Decimal::parse(s.as_bytes()).unwrap();
-        assert_eq!(d("0.1").add(d("0.2")).unwrap().format(), "0.3");
-        assert_eq!(d("10.5").add(d("0.1")).unwrap().format(), "10.6");
-        assert_eq!(d("5").add(d("-5.0")).unwrap().format(), "0");
-        assert_eq!(d("-1.5").add(d("0.25")).unwrap().format(), "-1.25");
-        assert_eq!(d(".5").add(d("1")).unwrap().format(), "1.5");
-        assert!(Decimal::parse(b"1e3").is_none());
+    fn float_sums_match_redis() {
+        let add = |a: &str, b: &str| {
+            add_floats(a.as_bytes(), b.as_bytes()).map(|v| String::from_utf8(v).unwrap())
+        };
+        assert_eq!(add("10.5", "0.1").unwrap(), "10.6");
+        assert_eq!(add("0.1", "0.2").unwrap(), "0.3");
+        assert_eq!(add("124.784", "14.884").unwrap(), "139.668");
+        assert_eq!(add("1e2", "-0.1").unwrap(), "99.9");
+        assert_eq!(add("0", "0x10").unwrap(), "16");
+        assert_eq!(add("5", "-5").unwrap(), "0");
+        assert_eq!(add("abc", "1"), Err(errors::NOT_FLOAT));
+        assert_eq!(add(" 1", "1"), Err(errors::NOT_FLOAT));
     }
 }

@@ -196,7 +196,8 @@ impl Config {
                 path.display()
             ),
         })?;
-        self.file = Some(path.to_path_buf());
+        // Absolute, since the server changes into `dir` after loading it.
+        self.file = Some(path.canonicalize().unwrap_or_else(|_| path.to_path_buf()));
         self.load_text(&text, &path.display().to_string())
     }
 

@@ -103,7 +103,7 @@ options! {
     NotifyKeyspaceEvents = "notify-keyspace-events": Str, "", 0;
     // Memory.
     Maxmemory = "maxmemory": Memory { max: I64MAX }, "0", ACCEPTED;
-    MaxmemoryPolicy = "maxmemory-policy": Enum(&["volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random", "allkeys-random", "volatile-ttl", "noeviction"]), "noeviction", ACCEPTED;
+    MaxmemoryPolicy = "maxmemory-policy": Enum(&["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]), "noeviction", ACCEPTED;
     MaxmemorySamples = "maxmemory-samples": Int { min: 1, max: 64 }, "5", ACCEPTED;
     LazyfreeLazyEviction = "lazyfree-lazy-eviction": Bool, "no", ACCEPTED;
     LazyfreeLazyExpire = "lazyfree-lazy-expire": Bool, "no", ACCEPTED;
@@ -111,7 +111,7 @@ options! {
     LazyfreeLazyUserDel = "lazyfree-lazy-user-del": Bool, "no", ACCEPTED;
     LazyfreeLazyUserFlush = "lazyfree-lazy-user-flush": Bool, "no", ACCEPTED;
     ActiveDefrag = "activedefrag": Bool, "no", ACCEPTED;
-    HashMaxListpackEntries = "hash-max-listpack-entries" ["hash-max-ziplist-entries"]: Int { min: 0, max: I64MAX }, "128", ACCEPTED;
+    HashMaxListpackEntries = "hash-max-listpack-entries" ["hash-max-ziplist-entries"]: Int { min: 0, max: I64MAX }, "512", ACCEPTED;
     HashMaxListpackValue = "hash-max-listpack-value" ["hash-max-ziplist-value"]: Int { min: 0, max: I64MAX }, "64", ACCEPTED;
     ListMaxListpackSize = "list-max-listpack-size" ["list-max-ziplist-size"]: Int { min: -5, max: I64MAX }, "-2", ACCEPTED;
     ListCompressDepth = "list-compress-depth": Int { min: 0, max: I64MAX }, "0", ACCEPTED;
@@ -126,7 +126,7 @@ options! {
     // Persistence.
     Dir = "dir": Str, ".", 0;
     Dbfilename = "dbfilename": Str, "dump.rdb", 0;
-    Save = "save": Words, "", 0;
+    Save = "save": Words, "", MULTI;
     Rdbcompression = "rdbcompression": Bool, "yes", 0;
     Rdbchecksum = "rdbchecksum": Bool, "yes", IMMUTABLE;
     StopWritesOnBgsaveError = "stop-writes-on-bgsave-error": Bool, "yes", ACCEPTED;

@@ -34,10 +34,10 @@ impl<'a> Reply<'a> {
     }
 
     /// An error reply; `msg` carries its code ("ERR ...", "WRONGTYPE ...").
-    pub fn error(&mut self, msg: &str) {
+    pub fn error(&mut self, msg: impl AsRef<[u8]>) {
         self.buf.push(b'-');
         // Newlines would break the protocol; Redis replaces them with spaces too.
-        for &c in msg.as_bytes() {
+        for &c in msg.as_ref() {
             self.buf
                 .push(if c == b'\r' || c == b'\n' { b' ' } else { c });
         }

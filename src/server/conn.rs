@@ -15,7 +15,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::LocalReceiver;
 use glommio::net::TcpStream;
 
-use crate::commands::{self, flags, ConnCmd, Kind, COMMANDS};
+use crate::commands::{self, flags, Kind, COMMANDS};
 use crate::config::Opt;
 use crate::protocol::{errors, parse_command, Args, PackedArgs, ParseLimits, ParseResult, Reply};
 use crate::server::clients::ClientHandle;
@@ -123,6 +123,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr, local:
         db: Default::default(),
         resp: std::cell::Cell::new(2),
         last_cmd: std::cell::Cell::new("NULL"),
+        last_sub: Default::default(),
         last_active: std::cell::Cell::new(Instant::now()),
         qbuf: Default::default(),
         multi: std::cell::Cell::new(-1),
@@ -203,6 +204,12 @@ async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io:
             return Ok(());
         }
         end += n;
+        st.client.last_active.set(Instant::now());
+        {
+            let mut c = st.shard.counters.borrow_mut();
+            c.net_input_bytes += n as u64;
+            c.reads_processed += 1;
+        }
         let limits = buffer_limits(st);
         if end - start > limits.query_buffer {
             tracing::warn!(
@@ -257,6 +264,11 @@ async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io:
         }
         if !out.is_empty() {
             stream.write_all(&out).await?;
+            {
+                let mut c = st.shard.counters.borrow_mut();
+                c.net_output_bytes += out.len() as u64;
+                c.writes_processed += 1;
+            }
             if out.capacity() > 4 * READ_CHUNK {
                 out = Vec::with_capacity(READ_CHUNK);
             } else {
@@ -282,18 +294,22 @@ fn buffer_limits(st: &ConnState) -> BufferLimits {
 }
 
 /// Checks a command before it runs: known, right arity, allowed. `Err` is the error reply.
-fn admit(st: &ConnState, args: &Args) -> Result<usize, (Option<usize>, String)> {
+fn admit(
+    st: &ConnState,
+    args: &Args,
+) -> Result<(usize, Option<&'static str>), (Option<usize>, Vec<u8>)> {
     let Some(idx) = commands::lookup(args.get(0)) else {
         return Err((None, commands::unknown_command_error(args)));
     };
     let def = &COMMANDS[idx];
     if !def.arity_ok(args.len()) {
-        return Err((Some(idx), commands::arity_error(def.name)));
+        return Err((Some(idx), commands::arity_error(def.name).into_bytes()));
     }
+    let sub = def.check_subcommand(args).map_err(|e| (Some(idx), e))?;
     if def.flags & flags::NO_AUTH == 0 && st.auth_required() {
-        return Err((Some(idx), errors::NOAUTH.to_string()));
+        return Err((Some(idx), errors::NOAUTH.as_bytes().to_vec()));
     }
-    Ok(idx)
+    Ok((idx, sub))
 }
 
 async fn run_batch(
@@ -307,9 +323,12 @@ async fn run_batch(
     let cfg = shard.config();
     let mut pending = Pending::default();
     let mut now = now_ms();
-    for &(first, n) in cmds {
+    for (i, &(first, n)) in cmds.iter().enumerate() {
+        if i > 0 {
+            step_reply_mode(st);
+        }
         let args = Args::new(buf, &spans[first..first + n]);
-        let suppress = advance_reply_mode(st);
+        let suppress = matches!(st.reply_mode, ReplyMode::Off | ReplyMode::Skip);
         // Replies go straight to `out` unless earlier replies are still on their way.
         let direct = pending.order.is_empty();
         let start = if direct {
@@ -318,7 +337,10 @@ async fn run_batch(
             pending.local.len()
         };
         let idx = match admit(st, &args) {
-            Ok(idx) => idx,
+            Ok((idx, sub)) => {
+                st.client.last_sub.set(sub);
+                idx
+            }
             Err((cmd, msg)) => {
                 let target = if direct {
                     &mut *out
@@ -326,22 +348,16 @@ async fn run_batch(
                     &mut pending.local
                 };
                 Reply::new(target, st.resp).error(&msg);
-                shard
-                    .data
-                    .borrow_mut()
-                    .cmdstats
-                    .record_rejected(cmd, msg.as_bytes());
+                shard.data.borrow_mut().cmdstats.record_rejected(cmd, &msg);
                 finish_local(&mut pending, out, direct, start, suppress);
                 continue;
             }
         };
         let def = &COMMANDS[idx];
         st.client.last_cmd.set(def.name);
-        if shard.monitors.active.get() && def.flags & (flags::ADMIN | flags::SKIP_MONITOR) == 0 {
-            let redact = matches!(def.kind, Kind::Conn(ConnCmd::Auth | ConnCmd::Hello));
-            let addr = st.client.addr.to_string();
-            let line = monitor::format_line(now_us(), st.db, &addr, &args, redact);
-            monitor::feed(&shard, line).await;
+        let monitored = def.flags & (flags::ADMIN | flags::SKIP_MONITOR) == 0;
+        if monitored && !matches!(def.kind, Kind::Conn(_)) && shard.monitors.active.get() {
+            feed_monitors(st, &args).await;
         }
         match def.kind {
             Kind::Keyed(_) | Kind::Split(..) => match route(&shard, def, &args) {
@@ -387,6 +403,11 @@ async fn run_batch(
                 let t0 = cycles::now();
                 crate::commands::server::run(which, st, args, out).await;
                 let nanos = cycles::nanos(t0, cycles::now());
+                // Monitors see a connection command after it ran (SELECT shows its new db).
+                if monitored && shard.monitors.active.get() {
+                    feed_monitors(st, &args).await;
+                }
+                let suppress = matches!(st.reply_mode, ReplyMode::Off | ReplyMode::Skip);
                 {
                     let err = out.get(start).is_some_and(|&b| b == b'-');
                     let track = cfg.bool(Opt::LatencyTracking);
@@ -408,6 +429,28 @@ async fn run_batch(
         }
     }
     flush(st, &mut pending, out).await;
+    if !cmds.is_empty() {
+        step_reply_mode(st);
+    }
+}
+
+/// Sends a command's MONITOR line, with AUTH's and HELLO's credentials redacted.
+async fn feed_monitors(st: &ConnState, args: &Args<'_>) {
+    let name = args.get(0);
+    let redacted: Vec<bool> = (0..args.len())
+        .map(|i| {
+            if name.eq_ignore_ascii_case(b"auth") {
+                i > 0
+            } else if name.eq_ignore_ascii_case(b"hello") {
+                (1..i).any(|j| args.get(j).eq_ignore_ascii_case(b"auth") && i - j <= 2)
+            } else {
+                false
+            }
+        })
+        .collect();
+    let addr = st.client.addr.to_string();
+    let line = monitor::format_line(now_us(), st.db, &addr, args, &redacted);
+    monitor::feed(&st.shard, line).await;
 }
 
 /// After a local command: record where its reply sits, or drop it if suppressed.
@@ -430,20 +473,14 @@ fn finish_local(
     }
 }
 
-/// Whether this command's reply is to be dropped (CLIENT REPLY OFF / SKIP).
-fn advance_reply_mode(st: &mut ConnState) -> bool {
-    match st.reply_mode {
-        ReplyMode::On => false,
-        ReplyMode::Off => true,
-        ReplyMode::Skip => {
-            st.reply_mode = ReplyMode::On;
-            true
-        }
-        ReplyMode::SkipNext => {
-            st.reply_mode = ReplyMode::Skip;
-            false
-        }
-    }
+/// After each command, as Redis's resetClient: a SKIP lasts one command, and CLIENT REPLY
+/// SKIP arms it for the command that follows.
+fn step_reply_mode(st: &mut ConnState) {
+    st.reply_mode = match st.reply_mode {
+        ReplyMode::Skip => ReplyMode::On,
+        ReplyMode::SkipNext => ReplyMode::Skip,
+        m => m,
+    };
 }
 
 /// Sends each shard its batch (all at once), then writes every reply in request order.

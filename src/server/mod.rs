@@ -108,7 +108,6 @@ fn listen_socket(addr: SocketAddr, reuse_port: bool, backlog: i32) -> std::io::R
     }
     sock.bind(&addr.into())?;
     sock.listen(backlog)?;
-    sock.set_nonblocking(true)?;
     Ok(sock.into())
 }
 
@@ -206,7 +205,22 @@ pub fn run(cfg: Config) -> Result<(), String> {
 }
 
 async fn shard_main(id: usize, start: ShardStart) {
+    // glommio 0.9 completes a channel's connection only when the executor's loop comes
+    // round, and an executor parked with nothing to do never does: keep it ticking until the
+    // mesh is joined (without this, 1 start in 5 with 4 shards hung here forever).
+    let joined = Rc::new(std::cell::Cell::new(false));
+    let ticker = glommio::spawn_local({
+        let joined = joined.clone();
+        async move {
+            while !joined.get() {
+                glommio::timer::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    });
     let (senders, mut receivers) = start.mesh.join().await.expect("joining the shard mesh");
+    joined.set(true);
+    ticker.await;
+    tracing::debug!("shard {id} joined the mesh");
     let shard = Shard::new(
         id,
         start.nshards,

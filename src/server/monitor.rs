@@ -84,7 +84,7 @@ pub async fn feed(shard: &Rc<Shard>, line: Vec<u8>) {
 }
 
 /// The line Redis writes for a command: `+<time> [<db> <addr>] "arg" ...`.
-pub fn format_line(now_us: u64, db: usize, addr: &str, args: &Args, redact: bool) -> Vec<u8> {
+pub fn format_line(now_us: u64, db: usize, addr: &str, args: &Args, redacted: &[bool]) -> Vec<u8> {
     let mut s = format!(
         "+{}.{:06} [{} {}]",
         now_us / 1_000_000,
@@ -95,7 +95,7 @@ pub fn format_line(now_us: u64, db: usize, addr: &str, args: &Args, redact: bool
     .into_bytes();
     for (i, a) in args.iter().enumerate() {
         s.extend_from_slice(b" \"");
-        if redact && i > 0 {
+        if redacted.get(i).copied().unwrap_or(false) {
             s.extend_from_slice(b"(redacted)");
         } else {
             quote_into(&mut s, a);
@@ -133,7 +133,7 @@ mod tests {
         let spans = [(0u32, 3u32), (3, 6)];
         let args = Args::new(buf, &spans);
         assert_eq!(
-            format_line(1_339_518_083_107_412, 0, "127.0.0.1:60866", &args, false),
+            format_line(1_339_518_083_107_412, 0, "127.0.0.1:60866", &args, &[]),
             b"+1339518083.107412 [0 127.0.0.1:60866] \"set\" \"k\\n\\x01\"\r\n"
         );
     }

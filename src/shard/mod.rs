@@ -96,6 +96,8 @@ pub struct Counters {
     pub rejected_connections: u64,
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
+    pub reads_processed: u64,
+    pub writes_processed: u64,
     /// (milliseconds, total commands) samples for instantaneous_ops_per_sec.
     pub ops_samples: std::collections::VecDeque<(u64, u64)>,
     pub active_expire: bool,
@@ -104,7 +106,7 @@ pub struct Counters {
 impl Counters {
     pub fn ops_per_sec(&self) -> u64 {
         match (self.ops_samples.front(), self.ops_samples.back()) {
-            (Some(a), Some(b)) if b.0 > a.0 => (b.1 - a.1) * 1000 / (b.0 - a.0),
+            (Some(a), Some(b)) if b.0 > a.0 => b.1.saturating_sub(a.1) * 1000 / (b.0 - a.0),
             _ => 0,
         }
     }
