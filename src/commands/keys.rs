@@ -156,7 +156,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, absolute: bool, name:
         } else if eq_ic(a, "lt") {
             lt = true;
         } else {
-            return ctx.out.error(&format!(
+            return ctx.out.error(format!(
                 "ERR Unsupported option {}",
                 String::from_utf8_lossy(a)
             ));
@@ -319,7 +319,7 @@ pub fn object(ctx: &mut Ctx, args: Args) {
     if args.len() != 3 {
         return ctx
             .out
-            .error(&super::unknown_subcommand_error(sub, "object"));
+            .error(super::unknown_subcommand_error(sub, "object"));
     }
     let now = ctx.now_ms;
     let Some(e) = ctx.dbs[ctx.db].get(args.get(2), now, &mut KeyspaceStats::default()) else {
@@ -337,6 +337,6 @@ pub fn object(ctx: &mut Ctx, args: Args) {
         ctx.out.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
     } else {
         ctx.out
-            .error(&super::unknown_subcommand_error(sub, "object"));
+            .error(super::unknown_subcommand_error(sub, "object"));
     }
 }

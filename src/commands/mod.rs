@@ -327,6 +327,75 @@ pub static COMMANDS: &[CommandDef] = &[
     c("role", 1, NOSCRIPT | LOADING | STALE | FAST, NOKEYS, Conn(C::Role), "server", "Returns the replication role."),
 ];
 
+/// Statistics are kept per command, and per subcommand for container commands (Redis reports
+/// `cmdstat_client|id`): slots 0..COMMANDS.len() are commands, the rest subcommands in
+/// table order.
+fn subcommand_base() -> &'static [usize] {
+    static BASE: OnceLock<Vec<usize>> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let mut next = COMMANDS.len();
+        COMMANDS
+            .iter()
+            .map(|d| {
+                let base = next;
+                next += d.subcommands.len();
+                base
+            })
+            .collect()
+    })
+}
+
+/// The statistics slot of a call of command `cmd`.
+pub fn stat_slot(cmd: usize, args: &Args) -> usize {
+    let def = &COMMANDS[cmd];
+    if def.subcommands.is_empty() || args.len() < 2 {
+        return cmd;
+    }
+    let sub = args.get(1);
+    match def
+        .subcommands
+        .iter()
+        .position(|(n, _)| sub.eq_ignore_ascii_case(n.as_bytes()))
+    {
+        Some(i) => subcommand_base()[cmd] + i,
+        None => cmd,
+    }
+}
+
+/// The name INFO commandstats and LATENCY HISTOGRAM use for a slot ("get", "client|id").
+pub fn stat_name(slot: usize) -> String {
+    if slot < COMMANDS.len() {
+        return COMMANDS[slot].name.to_string();
+    }
+    let base = subcommand_base();
+    let cmd = (0..COMMANDS.len())
+        .rev()
+        .find(|&c| base[c] <= slot && !COMMANDS[c].subcommands.is_empty())
+        .unwrap_or(0);
+    format!(
+        "{}|{}",
+        COMMANDS[cmd].name,
+        COMMANDS[cmd].subcommands[slot - base[cmd]].0
+    )
+}
+
+/// The slot named `name` ("get" or "config|get"), for LATENCY HISTOGRAM's arguments.
+pub fn stat_slot_by_name(name: &[u8]) -> Option<usize> {
+    let text = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
+    let (cmd, sub) = text
+        .split_once('|')
+        .map_or((text.as_str(), None), |(c, s)| (c, Some(s)));
+    let idx = lookup(cmd.as_bytes())?;
+    match sub {
+        None => Some(idx),
+        Some(s) => COMMANDS[idx]
+            .subcommands
+            .iter()
+            .position(|(n, _)| *n == s)
+            .map(|i| subcommand_base()[idx] + i),
+    }
+}
+
 /// The table's index, by lower-case name.
 fn index() -> &'static HashMap<&'static str, usize, ahash::RandomState> {
     static INDEX: OnceLock<HashMap<&'static str, usize, ahash::RandomState>> = OnceLock::new();

@@ -81,7 +81,7 @@ fn ping(st: &mut ConnState, args: Args, out: &mut Vec<u8>) {
     match args.len() {
         1 => st.reply(out).simple("PONG"),
         2 => st.reply(out).bulk(args.get(1)),
-        _ => st.reply(out).error(&super::arity_error("ping")),
+        _ => st.reply(out).error(super::arity_error("ping")),
     }
 }
 
@@ -139,7 +139,7 @@ fn hello(st: &mut ConnState, args: Args, out: &mut Vec<u8>) {
             setname = Some(args.get(i + 1));
             i += 2;
         } else {
-            return st.reply(out).error(&format!(
+            return st.reply(out).error(format!(
                 "ERR Syntax error in HELLO option '{}'",
                 args.lossy(i)
             ));
@@ -223,9 +223,7 @@ async fn swapdb(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         } else {
             "second"
         };
-        return st
-            .reply(out)
-            .error(&format!("ERR invalid {which} DB index"));
+        return st.reply(out).error(format!("ERR invalid {which} DB index"));
     };
     if a < 0 || b < 0 || a as usize >= dbs || b as usize >= dbs {
         return st.reply(out).error(errors::DB_INDEX);
@@ -297,7 +295,7 @@ async fn client(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
     let argc = args.len();
     let wrong = |st: &ConnState, out: &mut Vec<u8>| {
         let name = format!("client|{}", String::from_utf8_lossy(sub).to_lowercase());
-        st.reply(out).error(&super::arity_error(&name))
+        st.reply(out).error(super::arity_error(&name))
     };
     if eq_ic(sub, "id") {
         if argc != 2 {
@@ -328,7 +326,7 @@ async fn client(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         }
         let v = args.lossy(3);
         if v.chars().any(|c| c <= ' ' || c > '~') {
-            return st.reply(out).error(&format!(
+            return st.reply(out).error(format!(
                 "ERR {} cannot contain spaces, newlines or special characters.",
                 args.lossy(2)
             ));
@@ -340,7 +338,7 @@ async fn client(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         } else {
             return st
                 .reply(out)
-                .error(&format!("ERR Unrecognized option '{}'", args.lossy(2)));
+                .error(format!("ERR Unrecognized option '{}'", args.lossy(2)));
         }
         st.reply(out).ok();
     } else if eq_ic(sub, "info") {
@@ -369,7 +367,7 @@ async fn client(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
                 {
                     return st
                         .reply(out)
-                        .error(&format!("ERR Unknown client type '{}'", args.lossy(3)));
+                        .error(format!("ERR Unknown client type '{}'", args.lossy(3)));
                 }
                 if !eq_ic(t, "normal") {
                     ids = Some(vec![]);
@@ -456,8 +454,7 @@ async fn client(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             r.simple(l);
         }
     } else {
-        st.reply(out)
-            .error(&unknown_subcommand_error(sub, "client"));
+        st.reply(out).error(unknown_subcommand_error(sub, "client"));
     }
 }
 
@@ -517,7 +514,9 @@ async fn client_kill(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
                 if hit && c.id == me {
                     hit_me = true;
                 } else if hit {
+                    // Gone from CLIENT LIST at once, as in Redis; the task closes behind it.
                     c.kill();
+                    sh.clients.borrow_mut().remove(c.id);
                     n += 1;
                 }
             }
@@ -689,7 +688,7 @@ fn command(st: &mut ConnState, args: Args, out: &mut Vec<u8>) {
             r.simple(l);
         }
     } else {
-        r.error(&unknown_subcommand_error(sub, "command"));
+        r.error(unknown_subcommand_error(sub, "command"));
     }
 }
 
@@ -948,7 +947,7 @@ pub async fn info_text(shard: &Rc<Shard>, wanted: &[String]) -> String {
             let _ = write!(
                 t,
                 "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
-                COMMANDS[i].name, s.calls, s.usec, per, s.rejected_calls, s.failed_calls
+                super::stat_name(i), s.calls, s.usec, per, s.rejected_calls, s.failed_calls
             );
         }
         t.push_str("\r\n");
@@ -984,7 +983,7 @@ pub async fn info_text(shard: &Rc<Shard>, wanted: &[String]) -> String {
             let _ = write!(
                 t,
                 "latency_percentiles_usec_{}:{}\r\n",
-                COMMANDS[i].name,
+                super::stat_name(i),
                 parts.join(",")
             );
         }
@@ -1019,7 +1018,7 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
     let sub = args.get(1);
     if eq_ic(sub, "get") {
         if args.len() < 3 {
-            return st.reply(out).error(&super::arity_error("config|get"));
+            return st.reply(out).error(super::arity_error("config|get"));
         }
         let patterns: Vec<&[u8]> = args.iter().skip(2).collect();
         let cfg = st.shard.config();
@@ -1032,25 +1031,25 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         }
     } else if eq_ic(sub, "set") {
         if args.len() < 4 || !args.len().is_multiple_of(2) {
-            return st.reply(out).error(&super::arity_error("config|set"));
+            return st.reply(out).error(super::arity_error("config|set"));
         }
         let mut cfg = (*st.shard.config()).clone();
         let mut seen = vec![];
         for i in (2..args.len()).step_by(2) {
             let name = args.lossy(i);
             let Some(idx) = options::lookup(&name) else {
-                return st.reply(out).error(&format!(
+                return st.reply(out).error(format!(
                     "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
                 ));
             };
             if seen.contains(&idx) {
                 return st
                     .reply(out)
-                    .error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
+                    .error(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
             }
             seen.push(idx);
             if OPTIONS[idx].flags & options::IMMUTABLE != 0 {
-                return st.reply(out).error(&format!(
+                return st.reply(out).error(format!(
                     "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
                 ));
             }
@@ -1069,7 +1068,7 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
                 }
             }
             if let Err(e) = cfg.set(idx, &value, false) {
-                return st.reply(out).error(&format!(
+                return st.reply(out).error(format!(
                     "ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"
                 ));
             }
@@ -1101,7 +1100,7 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         let cfg = st.shard.config();
         match crate::config::rewrite(&cfg) {
             Ok(()) => st.reply(out).ok(),
-            Err(e) => st.reply(out).error(&format!("ERR {e}")),
+            Err(e) => st.reply(out).error(format!("ERR {e}")),
         }
     } else if eq_ic(sub, "help") {
         let lines = [
@@ -1123,8 +1122,7 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             r.simple(l);
         }
     } else {
-        st.reply(out)
-            .error(&unknown_subcommand_error(sub, "config"));
+        st.reply(out).error(unknown_subcommand_error(sub, "config"));
     }
 }
 
@@ -1141,9 +1139,12 @@ async fn latency(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
                 acc
             });
         let names: Vec<usize> = if args.len() > 2 {
-            args.iter().skip(2).filter_map(super::lookup).collect()
+            args.iter()
+                .skip(2)
+                .filter_map(super::stat_slot_by_name)
+                .collect()
         } else {
-            (0..COMMANDS.len()).collect()
+            (0..merged.per_command.len()).collect()
         };
         let entries: Vec<(usize, &hdrhistogram::Histogram<u64>, u64)> = names
             .into_iter()
@@ -1155,7 +1156,7 @@ async fn latency(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         let mut r = st.reply(out);
         r.map(entries.len());
         for (i, h, calls) in entries {
-            r.bulk(COMMANDS[i].name.as_bytes());
+            r.bulk(super::stat_name(i).as_bytes());
             r.map(2);
             r.bulk(b"calls");
             r.int(calls as i64);
@@ -1200,7 +1201,7 @@ async fn latency(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         }
     } else {
         st.reply(out)
-            .error(&unknown_subcommand_error(sub, "latency"));
+            .error(unknown_subcommand_error(sub, "latency"));
     }
 }
 
@@ -1315,7 +1316,7 @@ async fn debug(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             r.simple(l);
         }
     } else {
-        st.reply(out).error(&format!(
+        st.reply(out).error(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
             args.lossy(1)
         ));

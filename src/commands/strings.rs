@@ -30,6 +30,22 @@ pub fn read_str<'e>(
     }
 }
 
+/// Looks up a string for writing: like [`read_str`] but, as Redis's lookupKeyWrite, without
+/// counting a keyspace hit or miss.
+pub fn write_str<'e>(
+    db: &'e mut Db,
+    key: &[u8],
+    now_ms: u64,
+    ks: &mut KeyspaceStats,
+) -> Result<Option<&'e mut Entry>, WrongType> {
+    match db.get(key, now_ms, ks) {
+        None => Ok(None),
+        Some(e) => match e.value {
+            Value::Str(_) => Ok(Some(e)),
+        },
+    }
+}
+
 fn str_of(e: &Entry) -> &Str {
     match &e.value {
         Value::Str(s) => s,
@@ -148,7 +164,7 @@ pub fn set(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let now = ctx.now_ms;
     let mut old_expire = 0;
-    let found = match read_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks) {
+    let found = match write_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks) {
         Err(WrongType) if o.get => return ctx.out.error(errors::WRONGTYPE),
         Err(WrongType) => true,
         Ok(Some(e)) => {
@@ -316,7 +332,7 @@ pub fn mget(ctx: &mut Ctx, args: Args) {
 
 pub fn mset(ctx: &mut Ctx, args: Args) {
     if args.len().is_multiple_of(2) {
-        return ctx.out.error(&super::arity_error("mset"));
+        return ctx.out.error(super::arity_error("mset"));
     }
     for i in (1..args.len()).step_by(2) {
         put(ctx, args.get(i), args.get(i + 1), 0);
@@ -326,7 +342,7 @@ pub fn mset(ctx: &mut Ctx, args: Args) {
 
 pub fn msetnx(ctx: &mut Ctx, args: Args) {
     if args.len().is_multiple_of(2) {
-        return ctx.out.error(&super::arity_error("msetnx"));
+        return ctx.out.error(super::arity_error("msetnx"));
     }
     let now = ctx.now_ms;
     for i in (1..args.len()).step_by(2) {
@@ -351,7 +367,7 @@ fn check_size(ctx: &mut Ctx, len: u64) -> bool {
 pub fn append(ctx: &mut Ctx, args: Args) {
     let (key, tail) = (args.get(1), args.get(2));
     let now = ctx.now_ms;
-    let cur_len = match read_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks) {
+    let cur_len = match write_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks) {
         Err(WrongType) => return ctx.out.error(errors::WRONGTYPE),
         Ok(None) => None,
         Ok(Some(e)) => Some(str_of(e).len()),
@@ -430,7 +446,7 @@ pub fn setrange(ctx: &mut Ctx, args: Args) {
     }
     let (key, patch) = (args.get(1), args.get(3));
     let now = ctx.now_ms;
-    let cur_len = match read_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks) {
+    let cur_len = match write_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks) {
         Err(WrongType) => return ctx.out.error(errors::WRONGTYPE),
         Ok(None) => None,
         Ok(Some(e)) => Some(str_of(e).len()),
@@ -462,7 +478,7 @@ pub fn setrange(ctx: &mut Ctx, args: Args) {
 
 fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) {
     let now = ctx.now_ms;
-    let cur = match read_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks) {
+    let cur = match write_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks) {
         Err(WrongType) => return ctx.out.error(errors::WRONGTYPE),
         Ok(None) => None,
         Ok(Some(e)) => match str_of(e).as_int() {
@@ -553,7 +569,7 @@ pub fn add_floats(a: &[u8], b: &[u8]) -> Result<Vec<u8>, &'static str> {
 pub fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let now = ctx.now_ms;
-    let cur = match read_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks) {
+    let cur = match write_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks) {
         Err(WrongType) => return ctx.out.error(errors::WRONGTYPE),
         Ok(None) => b"0".to_vec(),
         Ok(Some(e)) => str_of(e).to_vec(),

@@ -254,7 +254,7 @@ async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io:
             end = 0;
         }
         if let Some(e) = protocol_error {
-            Reply::new(&mut out, st.resp).error(&format!("ERR {}", e.message()));
+            Reply::new(&mut out, st.resp).error(format!("ERR {}", e.message()));
             tracing::debug!(
                 "protocol error from client {}: {}",
                 st.client.id,
@@ -294,10 +294,10 @@ fn buffer_limits(st: &ConnState) -> BufferLimits {
 }
 
 /// Checks a command before it runs: known, right arity, allowed. `Err` is the error reply.
-fn admit(
-    st: &ConnState,
-    args: &Args,
-) -> Result<(usize, Option<&'static str>), (Option<usize>, Vec<u8>)> {
+/// A refused command: its table index if known, and the error reply.
+type Refusal = (Option<usize>, Vec<u8>);
+
+fn admit(st: &ConnState, args: &Args) -> Result<(usize, Option<&'static str>), Refusal> {
     let Some(idx) = commands::lookup(args.get(0)) else {
         return Err((None, commands::unknown_command_error(args)));
     };
@@ -348,7 +348,8 @@ async fn run_batch(
                     &mut pending.local
                 };
                 Reply::new(target, st.resp).error(&msg);
-                shard.data.borrow_mut().cmdstats.record_rejected(cmd, &msg);
+                let slot = cmd.map(|c| commands::stat_slot(c, &args));
+                shard.data.borrow_mut().cmdstats.record_rejected(slot, &msg);
                 finish_local(&mut pending, out, direct, start, suppress);
                 continue;
             }
@@ -412,7 +413,7 @@ async fn run_batch(
                     let err = out.get(start).is_some_and(|&b| b == b'-');
                     let track = cfg.bool(Opt::LatencyTracking);
                     shard.data.borrow_mut().cmdstats.record(
-                        idx,
+                        commands::stat_slot(idx, &args),
                         nanos,
                         track,
                         err.then(|| &out[start..]),

@@ -111,6 +111,72 @@ fn listen_socket(addr: SocketAddr, reuse_port: bool, backlog: i32) -> std::io::R
     Ok(sock.into())
 }
 
+/// Works around a glommio 0.9 lost wakeup: an executor parked in `io_uring_enter` sometimes
+/// misses the completion that should wake it (a timer, a message from another shard) and
+/// sleeps on with work pending (seen here as requests stuck for seconds, and as startup
+/// hangs). A signal interrupts the wait (EINTR), after which the executor looks at all its
+/// work again. So a watchdog thread sends every executor a no-op signal every few ms:
+/// a stall then lasts at most that long, at a cost of a few µs per kick.
+mod kick {
+    use std::time::Duration;
+
+    const SIGNAL: i32 = libc::SIGURG;
+
+    extern "C" fn ignore(_: i32) {}
+
+    /// Installs the no-op handler, without SA_RESTART so that a wait is interrupted.
+    pub fn install() {
+        // SAFETY: sigaction with a handler that does nothing, set before threads start.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = ignore as *const () as usize;
+            sa.sa_flags = 0;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(SIGNAL, &sa, std::ptr::null_mut());
+        }
+    }
+
+    /// Thread ids of this process's executors, found by name in /proc (no registration, so
+    /// an executor that never got to run its first task is kicked too).
+    fn executor_threads() -> Vec<i32> {
+        let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+            return vec![];
+        };
+        dir.filter_map(|e| {
+            let e = e.ok()?;
+            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            let executor = comm.starts_with("tandem-shard") || comm.starts_with("tandem-repl");
+            executor
+                .then(|| e.file_name().to_str()?.parse().ok())
+                .flatten()
+        })
+        .collect()
+    }
+
+    /// Starts the watchdog thread: kicks every executor thread every `every`.
+    pub fn spawn(every: Duration) {
+        std::thread::Builder::new()
+            .name("tandem-kick".into())
+            .spawn(move || {
+                let pid = std::process::id() as i32;
+                let mut threads = vec![];
+                for round in 0u64.. {
+                    std::thread::sleep(every);
+                    // Executors start after this thread, and glommio adds helper threads
+                    // with the same names: look again now and then.
+                    if round % 64 == 0 {
+                        threads = executor_threads();
+                    }
+                    for &tid in &threads {
+                        // SAFETY: tgkill to a thread of this process with a no-op handler.
+                        unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, SIGNAL) };
+                    }
+                }
+            })
+            .expect("starting the watchdog thread");
+    }
+}
+
 /// Everything a shard executor needs to start.
 #[derive(Clone)]
 struct ShardStart {
@@ -159,6 +225,11 @@ pub fn run(cfg: Config) -> Result<(), String> {
             uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
         u[..40].into()
     };
+    let kick_ms = cfg.int(Opt::ExecutorKickMs) as u64;
+    if kick_ms > 0 {
+        kick::install();
+        kick::spawn(Duration::from_millis(kick_ms));
+    }
     let start = ShardStart {
         nshards,
         config: cfg.clone(),

@@ -77,7 +77,7 @@ async fn run_split(
     let def = &COMMANDS[cmd];
     let pairs = matches!(split, Split::Mset | Split::Msetnx);
     if pairs && args.len().is_multiple_of(2) {
-        return Reply::new(out, resp).error(&crate::commands::arity_error(def.name));
+        return Reply::new(out, resp).error(crate::commands::arity_error(def.name));
     }
     // Per shard: the sub-command's arguments; per key position: (shard, index in its part).
     let mut parts: BTreeMap<usize, PackedArgs> = BTreeMap::new();

@@ -402,8 +402,12 @@ impl Shard {
         run_keyed(data, cfg, cmd, args, db, resp, now_ms, out);
         let nanos = cycles::nanos(t0, cycles::now());
         let err = (out.get(start) == Some(&b'-')).then(|| &out[start..]);
-        data.cmdstats
-            .record(cmd, nanos, cfg.bool(Opt::LatencyTracking), err);
+        data.cmdstats.record(
+            crate::commands::stat_slot(cmd, &args),
+            nanos,
+            cfg.bool(Opt::LatencyTracking),
+            err,
+        );
     }
 
     /// Runs a batch forwarded by another shard; returns the replies and where each ends.

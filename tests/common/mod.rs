@@ -38,24 +38,44 @@ impl Server {
         Self::start_with(None, flags)
     }
 
-    /// Starts a server with a config file first (as `tandem FILE --flags`).
+    /// Starts a server with a config file first (as `tandem FILE --flags`). A server that
+    /// exits at once (its port was taken meanwhile) is retried on another port.
     pub fn start_with(config_file: Option<&str>, flags: &[&str]) -> Server {
-        let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
-        if let Some(f) = config_file {
-            cmd.arg(f);
+        for _ in 0..5 {
+            let port = free_port();
+            let log =
+                std::env::temp_dir().join(format!("tandem-test-{port}-{}.log", std::process::id()));
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+            if let Some(f) = config_file {
+                cmd.arg(f);
+            }
+            let log_file = std::fs::File::create(&log).expect("creating the server log");
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(flags)
+                .stdin(Stdio::null())
+                .stdout(log_file.try_clone().expect("cloning the log file"))
+                .stderr(log_file);
+            let child = cmd.spawn().expect("starting tandem");
+            let mut server = Server { port, child };
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(20) {
+                if server.try_ping() {
+                    let _ = std::fs::remove_file(&log);
+                    return server;
+                }
+                if !server.is_running() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let output = std::fs::read_to_string(&log).unwrap_or_default();
+            let _ = std::fs::remove_file(&log);
+            if server.is_running() {
+                panic!("the server did not answer PING within 20 s; its log:\n{output}");
+            }
+            eprintln!("the server exited at start (retrying on another port):\n{output}");
         }
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(flags)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let child = cmd.spawn().expect("starting tandem");
-        let server = Server { port, child };
-        wait_for("the server to answer PING", Duration::from_secs(20), || {
-            server.try_ping()
-        });
-        server
+        panic!("the server could not be started");
     }
 
     fn try_ping(&self) -> bool {
