@@ -310,10 +310,7 @@ pub fn object(ctx: &mut Ctx, args: Args) {
             "HELP",
             "    Prints this help.",
         ];
-        ctx.out.array(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
-        }
+        ctx.out.help(&lines);
         return;
     }
     if args.len() != 3 {

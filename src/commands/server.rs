@@ -449,10 +449,7 @@ async fn client(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             "    Print this help.",
         ];
         let mut r = st.reply(out);
-        r.array(lines.len());
-        for l in lines {
-            r.simple(l);
-        }
+        r.help(&lines);
     } else {
         st.reply(out).error(unknown_subcommand_error(sub, "client"));
     }
@@ -683,10 +680,7 @@ fn command(st: &mut ConnState, args: Args, out: &mut Vec<u8>) {
             "HELP",
             "    Print this help.",
         ];
-        r.array(lines.len());
-        for l in lines {
-            r.simple(l);
-        }
+        r.help(&lines);
     } else {
         r.error(unknown_subcommand_error(sub, "command"));
     }
@@ -1117,10 +1111,7 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             "    Print this help.",
         ];
         let mut r = st.reply(out);
-        r.array(lines.len());
-        for l in lines {
-            r.simple(l);
-        }
+        r.help(&lines);
     } else {
         st.reply(out).error(unknown_subcommand_error(sub, "config"));
     }
@@ -1195,10 +1186,7 @@ async fn latency(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
             "HELP", "    Prints this help.",
         ];
-        r.array(lines.len());
-        for l in lines {
-            r.simple(l);
-        }
+        r.help(&lines);
     } else {
         st.reply(out)
             .error(unknown_subcommand_error(sub, "latency"));
@@ -1311,10 +1299,7 @@ async fn debug(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
         ];
-        r.array(lines.len());
-        for l in lines {
-            r.simple(l);
-        }
+        r.help(&lines);
     } else {
         st.reply(out).error(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",

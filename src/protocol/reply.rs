@@ -145,6 +145,14 @@ impl<'a> Reply<'a> {
         }
     }
 
+    /// A HELP reply: one simple string per line.
+    pub fn help(&mut self, lines: &[&str]) {
+        self.array(lines.len());
+        for l in lines {
+            self.simple(l);
+        }
+    }
+
     /// Raw, already-encoded protocol bytes.
     pub fn raw(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);

@@ -222,19 +222,8 @@ impl Shard {
             self.gate.wait_free(tx).await;
             return f(self);
         }
-        let (req, rx) = self.register();
-        let job: Job = Box::new(move |s| Box::new(f(s)));
-        self.send(
-            to,
-            Msg::Run {
-                from: self.id,
-                req,
-                tx,
-                job,
-            },
-        )
-        .await;
-        *rx.await.downcast::<T>().expect("answer type")
+        self.request(to, f, |from, req, job| Msg::Run { from, req, tx, job })
+            .await
     }
 
     /// Takes shard `to`'s lock for `tx` and runs `f` under it, in one round trip.
@@ -248,18 +237,20 @@ impl Shard {
             self.gate.acquire(tx).await;
             return f(self);
         }
+        self.request(to, f, |from, req, job| Msg::Lock { from, req, tx, job })
+            .await
+    }
+
+    /// Sends `f` to another shard in the message `wrap` builds, and waits for its answer.
+    async fn request<T: Send + 'static>(
+        &self,
+        to: usize,
+        f: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
+        wrap: impl FnOnce(usize, u64, Job) -> Msg,
+    ) -> T {
         let (req, rx) = self.register();
         let job: Job = Box::new(move |s| Box::new(f(s)));
-        self.send(
-            to,
-            Msg::Lock {
-                from: self.id,
-                req,
-                tx,
-                job,
-            },
-        )
-        .await;
+        self.send(to, wrap(self.id, req, job)).await;
         *rx.await.downcast::<T>().expect("answer type")
     }
 
