@@ -102,6 +102,11 @@ fn main() {
     // otherwise keep its old copies resident (RSS 218 MB instead of 142 MB for 1 M keys).
     // SAFETY: setting an allocator option before any threads start.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    // No transparent huge pages (as Redis advises): each thread's first allocator segment
+    // would otherwise fault in a whole 2 MB page, and an empty server starts at 17 MB
+    // resident instead of 5 MB.
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
     let mut cfg = match load_config() {
         Ok(c) => c,
         Err(e) => {
