@@ -99,7 +99,12 @@ impl Server {
     }
 
     pub fn conn(&self) -> redis::Connection {
-        let c = self.client().get_connection().expect("connecting");
+        // The timeout covers the handshake too, so a server that never answers fails the
+        // test instead of hanging it.
+        let c = self
+            .client()
+            .get_connection_with_timeout(Duration::from_secs(10))
+            .expect("connecting");
         c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         c
     }
