@@ -15,38 +15,9 @@ fn start() -> (Server, Connection) {
     (server, conn)
 }
 
-/// A connection whose handshake must complete within a deadline. (The harness's `conn()`
-/// sets its read timeout only after the handshake, so a server that never answers a new
-/// connection would hang the test instead of failing it.)
+/// A connection (the harness puts its handshake under a deadline).
 fn connect(server: &Server) -> Connection {
-    let client = server.client();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(client.get_connection());
-    });
-    let c = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the server did not answer a new connection's handshake within 10s")
-        .expect("connecting");
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    c
-}
-
-fn command(args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c
-}
-
-/// The full text of an error reply, e.g. "ERR syntax error".
-fn error_text(e: &redis::RedisError) -> String {
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        (Some(code), None) => code.to_string(),
-        _ => panic!("not a server error: {e:?}"),
-    }
+    server.conn()
 }
 
 /// Runs a command that must succeed and returns its reply.

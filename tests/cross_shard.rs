@@ -9,21 +9,9 @@ use std::time::Duration;
 use common::*;
 use redis::{Connection, Value};
 
-/// A connection whose handshake must complete within a deadline. (The harness's `conn()`
-/// sets its read timeout only after the handshake, so a server that never answers a new
-/// connection would hang the test instead of failing it.)
+/// A connection (the harness puts its handshake under a deadline).
 fn connect(server: &Server) -> Connection {
-    let client = server.client();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(client.get_connection());
-    });
-    let c = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the server did not answer a new connection's handshake within 10s")
-        .expect("connecting");
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    c
+    server.conn()
 }
 
 /// A two-shard server, a connection, and a hash tag owned by each shard.
@@ -55,22 +43,6 @@ fn tag_on(c: &mut Connection, s: i64) -> String {
         .expect("a tag on the shard");
     assert_eq!(shard_of(c, &format!("{{{tag}}}:x")), s);
     tag
-}
-
-fn command(args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c
-}
-
-fn error_text(e: &redis::RedisError) -> String {
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        (Some(code), None) => code.to_string(),
-        _ => panic!("not a server error: {e:?}"),
-    }
 }
 
 /// A command's reply, or its error text.

@@ -230,3 +230,21 @@ pub fn keys_on_shard(
         .take(n)
         .collect()
 }
+
+/// A command built from words.
+pub fn command(args: &[&str]) -> redis::Cmd {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c
+}
+
+/// The full text of an error reply, e.g. "ERR syntax error".
+pub fn error_text(e: &redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_string(),
+        _ => panic!("not a server error: {e:?}"),
+    }
+}
