@@ -853,7 +853,7 @@ pub async fn info_text(shard: &Rc<Shard>, wanted: &[String]) -> String {
             now_us(),
             uptime,
             uptime / 86400,
-            cfg.int(Opt::Hz),
+            cfg.int(Opt::Hz).clamp(1, 500),
             cfg.int(Opt::Hz),
             (now_ms() / 1000) & ((1 << 24) - 1),
             std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),

@@ -93,7 +93,7 @@ options! {
     Pidfile = "pidfile": Str, "", IMMUTABLE;
     AlwaysShowLogo = "always-show-logo": Bool, "no", IMMUTABLE | ACCEPTED;
     SetProcTitle = "set-proc-title": Bool, "yes", IMMUTABLE | ACCEPTED;
-    Hz = "hz": Int { min: 1, max: 500 }, "10", 0;
+    Hz = "hz": Int { min: 0, max: 2_147_483_647 }, "10", 0;
     DynamicHz = "dynamic-hz": Bool, "yes", ACCEPTED;
     EnableDebugCommand = "enable-debug-command": Enum(&["yes", "no", "local"]), "no", IMMUTABLE | ACCEPTED;
     LatencyTracking = "latency-tracking": Bool, "yes", 0;

@@ -395,7 +395,8 @@ async fn start_connection(shard: Rc<Shard>, mut stream: TcpStream, connections: 
 async fn cron(shard: Rc<Shard>) {
     let mut rng = Rng::new(now_ms() ^ (shard.id as u64) << 32);
     loop {
-        let hz = shard.config().int(Opt::Hz).max(1) as u64;
+        // As Redis: any value is accepted, the cycle runs at 1 to 500 Hz.
+        let hz = shard.config().int(Opt::Hz).clamp(1, 500) as u64;
         glommio::timer::sleep(Duration::from_millis(1000 / hz)).await;
         let now = now_ms();
         if shard.counters.borrow().active_expire && shard.gate.holder().is_none() {
