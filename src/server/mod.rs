@@ -137,20 +137,27 @@ mod kick {
     }
 
     /// Thread ids of this process's executors, found by name in /proc (no registration, so
-    /// an executor that never got to run its first task is kicked too).
+    /// an executor that never got to run its first task is kicked too). glommio names its
+    /// helper threads after their executor; the executor itself, which starts them, has the
+    /// lowest id of its name, and only it waits in io_uring.
     fn executor_threads() -> Vec<i32> {
         let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
             return vec![];
         };
-        dir.filter_map(|e| {
-            let e = e.ok()?;
-            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
-            let executor = comm.starts_with("tandem-shard") || comm.starts_with("tandem-repl");
-            executor
-                .then(|| e.file_name().to_str()?.parse().ok())
-                .flatten()
-        })
-        .collect()
+        let mut by_name: std::collections::HashMap<String, i32> = Default::default();
+        for e in dir.flatten() {
+            let Ok(comm) = std::fs::read_to_string(e.path().join("comm")) else {
+                continue;
+            };
+            let Some(tid) = e.file_name().to_str().and_then(|t| t.parse::<i32>().ok()) else {
+                continue;
+            };
+            if comm.starts_with("tandem-shard") || comm.starts_with("tandem-repl") {
+                let min = by_name.entry(comm).or_insert(tid);
+                *min = (*min).min(tid);
+            }
+        }
+        by_name.into_values().collect()
     }
 
     /// Starts the watchdog thread: kicks every executor thread every `every`.
