@@ -204,7 +204,7 @@ async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io:
             return Ok(());
         }
         end += n;
-        st.client.last_active.set(Instant::now());
+        st.client.last_active.set(st.shard.coarse_now.get());
         {
             let mut c = st.shard.counters.borrow_mut();
             c.net_input_bytes += n as u64;

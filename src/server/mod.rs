@@ -405,6 +405,7 @@ async fn cron(shard: Rc<Shard>) {
         // As Redis: any value is accepted, the cycle runs at 1 to 500 Hz.
         let hz = shard.config().int(Opt::Hz).clamp(1, 500) as u64;
         glommio::timer::sleep(Duration::from_millis(1000 / hz)).await;
+        shard.coarse_now.set(std::time::Instant::now());
         let now = now_ms();
         if shard.counters.borrow().active_expire && shard.gate.holder().is_none() {
             active_expire(&shard, now, &mut rng);
