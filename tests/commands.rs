@@ -20,36 +20,6 @@ fn connect(server: &Server) -> Connection {
     server.conn()
 }
 
-/// Runs a command that must succeed and returns its reply.
-fn run(c: &mut Connection, args: &[&str]) -> Value {
-    command(args)
-        .query::<Value>(c)
-        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-/// Runs a command that must fail and returns the error text.
-fn err(c: &mut Connection, args: &[&str]) -> String {
-    match command(args).query::<Value>(c) {
-        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
-        Err(e) => error_text(&e),
-    }
-}
-
-fn int(c: &mut Connection, args: &[&str]) -> i64 {
-    match run(c, args) {
-        Value::Int(n) => n,
-        other => panic!("{args:?}: expected an integer, got {other:?}"),
-    }
-}
-
-fn ok(c: &mut Connection, args: &[&str]) {
-    assert_eq!(run(c, args), Value::Okay, "{args:?}");
-}
-
-fn bulk(s: &str) -> Value {
-    Value::BulkString(s.as_bytes().to_vec())
-}
-
 fn get(c: &mut Connection, key: &str) -> Value {
     run(c, &["GET", key])
 }

@@ -45,37 +45,6 @@ fn tag_on(c: &mut Connection, s: i64) -> String {
     tag
 }
 
-/// A command's reply, or its error text.
-fn reply(c: &mut Connection, args: &[&str]) -> Result<Value, String> {
-    command(args).query::<Value>(c).map_err(|e| error_text(&e))
-}
-
-fn run(c: &mut Connection, args: &[&str]) -> Value {
-    reply(c, args).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-fn err(c: &mut Connection, args: &[&str]) -> String {
-    match reply(c, args) {
-        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
-        Err(e) => e,
-    }
-}
-
-fn int(c: &mut Connection, args: &[&str]) -> i64 {
-    match run(c, args) {
-        Value::Int(n) => n,
-        other => panic!("{args:?}: expected an integer, got {other:?}"),
-    }
-}
-
-fn ok(c: &mut Connection, args: &[&str]) {
-    assert_eq!(run(c, args), Value::Okay, "{args:?}");
-}
-
-fn bulk(s: &str) -> Value {
-    Value::BulkString(s.as_bytes().to_vec())
-}
-
 fn arr(v: Vec<Value>) -> Value {
     Value::Array(v)
 }

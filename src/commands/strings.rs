@@ -16,18 +16,12 @@ pub fn read_str<'e>(
     now_ms: u64,
     ks: &mut KeyspaceStats,
 ) -> Result<Option<&'e mut Entry>, WrongType> {
-    match db.get(key, now_ms, ks) {
-        None => {
-            ks.keyspace_misses += 1;
-            Ok(None)
-        }
-        Some(e) => {
-            ks.keyspace_hits += 1;
-            match e.value {
-                Value::Str(_) => Ok(Some(e)),
-            }
-        }
+    let found = write_str(db, key, now_ms, ks);
+    match &found {
+        Ok(None) => ks.keyspace_misses += 1,
+        _ => ks.keyspace_hits += 1,
     }
+    found
 }
 
 /// Looks up a string for writing: like [`read_str`] but, as Redis's lookupKeyWrite, without

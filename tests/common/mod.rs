@@ -248,3 +248,40 @@ pub fn error_text(e: &redis::RedisError) -> String {
         _ => panic!("not a server error: {e:?}"),
     }
 }
+
+/// A command's reply, or its error text.
+pub fn reply(c: &mut redis::Connection, args: &[&str]) -> Result<redis::Value, String> {
+    command(args)
+        .query::<redis::Value>(c)
+        .map_err(|e| error_text(&e))
+}
+
+/// Runs a command that must succeed and returns its reply.
+pub fn run(c: &mut redis::Connection, args: &[&str]) -> redis::Value {
+    reply(c, args).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+}
+
+/// Runs a command that must fail and returns the error text.
+pub fn err(c: &mut redis::Connection, args: &[&str]) -> String {
+    match reply(c, args) {
+        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
+        Err(e) => e,
+    }
+}
+
+/// Runs a command whose reply must be an integer.
+pub fn int(c: &mut redis::Connection, args: &[&str]) -> i64 {
+    match run(c, args) {
+        redis::Value::Int(n) => n,
+        other => panic!("{args:?}: expected an integer, got {other:?}"),
+    }
+}
+
+/// Runs a command whose reply must be +OK.
+pub fn ok(c: &mut redis::Connection, args: &[&str]) {
+    assert_eq!(run(c, args), redis::Value::Okay, "{args:?}");
+}
+
+pub fn bulk(s: &str) -> redis::Value {
+    redis::Value::BulkString(s.as_bytes().to_vec())
+}
