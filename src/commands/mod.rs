@@ -12,16 +12,22 @@
 //! - `Conn`: on the connection's own shard, with the connection's state (server, connection
 //!   and whole-keyspace commands), see `server::conn`.
 
+pub mod bitmap;
+pub mod hash;
+pub mod hll;
 pub mod keys;
+pub mod list;
 pub mod server;
+pub mod set;
 pub mod strings;
+pub mod zset;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::config::Config;
 use crate::protocol::{Args, Reply};
-use crate::store::{Db, Hlc, KeyspaceStats};
+use crate::store::{Collection, Db, Entry, Hlc, KeyspaceStats, Value};
 
 /// Command flags, as COMMAND INFO names them.
 pub mod flags {
@@ -74,7 +80,7 @@ pub struct Ctx<'a> {
     pub out: Reply<'a>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     /// Every write calls this once per key it changes: it counts the change and returns the
     /// write's stamp (DESIGN §5). This is the one place replication will hook into.
     #[inline]
@@ -86,6 +92,191 @@ impl Ctx<'_> {
     #[inline]
     pub fn db(&mut self) -> &mut Db {
         &mut self.dbs[self.db]
+    }
+
+    /// Splits the context into typed access to the keyspace and the reply buffer, so a
+    /// command can hold a value and write its reply at the same time.
+    #[inline]
+    pub fn split(&mut self) -> (Keyspace<'_>, &mut Reply<'a>) {
+        (
+            Keyspace {
+                db: &mut self.dbs[self.db],
+                now_ms: self.now_ms,
+                ks: &mut *self.ks,
+                clock: &mut *self.clock,
+                dirty: &mut *self.dirty,
+                config: self.config,
+            },
+            &mut self.out,
+        )
+    }
+}
+
+/// The key holds a value of another type than the command works on (reply
+/// [`errors::WRONGTYPE`](crate::protocol::errors::WRONGTYPE)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongType;
+
+/// Typed access to the client's database, for the collection commands.
+///
+/// Reads count keyspace hits and misses as Redis's lookupKeyRead does; writes do not. A write
+/// goes through a [`Written`] guard, which stamps the key when the value was changed and
+/// removes the key when its collection was left empty, as Redis does.
+pub struct Keyspace<'c> {
+    pub db: &'c mut Db,
+    pub now_ms: u64,
+    pub ks: &'c mut KeyspaceStats,
+    clock: &'c mut Hlc,
+    dirty: &'c mut u64,
+    pub config: &'c Config,
+}
+
+impl<'c> Keyspace<'c> {
+    /// The value at `key` for reading, counting a hit or a miss.
+    pub fn read<T: Collection>(&mut self, key: &[u8]) -> Result<Option<&T>, WrongType> {
+        match self.db.get(key, self.now_ms, self.ks) {
+            None => {
+                self.ks.keyspace_misses += 1;
+                Ok(None)
+            }
+            Some(e) => {
+                self.ks.keyspace_hits += 1;
+                T::of(&e.value).map(Some).ok_or(WrongType)
+            }
+        }
+    }
+
+    /// The value at `key` for writing, if the key exists.
+    pub fn write<T: Collection>(
+        &mut self,
+        key: &[u8],
+    ) -> Result<Option<Written<'_, 'c, T>>, WrongType> {
+        let Some(idx) = self.db.find(key, self.now_ms, self.ks) else {
+            return Ok(None);
+        };
+        if T::of(&self.db.at(idx).value).is_none() {
+            return Err(WrongType);
+        }
+        Ok(Some(Written::new(self, idx)))
+    }
+
+    /// The value at `key` for writing, created empty when the key does not exist. (A key
+    /// still empty when the guard drops is removed again, so a failed command leaves nothing.)
+    pub fn write_or_create<T: Collection>(
+        &mut self,
+        key: &[u8],
+    ) -> Result<Written<'_, 'c, T>, WrongType> {
+        let idx = match self.db.find(key, self.now_ms, self.ks) {
+            Some(idx) if T::of(&self.db.at(idx).value).is_none() => return Err(WrongType),
+            Some(idx) => idx,
+            None => {
+                self.db.insert(key, Entry::new(T::default().wrap(), 0));
+                self.db
+                    .find(key, self.now_ms, self.ks)
+                    .expect("just inserted")
+            }
+        };
+        Ok(Written::new(self, idx))
+    }
+
+    /// Stores `value` at `key`, replacing whatever was there (the *STORE commands); an empty
+    /// collection deletes the key instead. Returns whether a key was written.
+    pub fn store(&mut self, key: &[u8], value: Value) -> bool {
+        let empty = match &value {
+            Value::Str(_) => false,
+            v => v.is_empty_collection(),
+        };
+        let stamp = self.stamp();
+        if empty {
+            self.db.remove(key);
+            false
+        } else {
+            self.db.insert(key, Entry::new(value, stamp));
+            true
+        }
+    }
+
+    /// Deletes `key`; returns whether it existed.
+    pub fn delete(&mut self, key: &[u8]) -> bool {
+        if self.db.get(key, self.now_ms, self.ks).is_none() {
+            return false;
+        }
+        self.stamp();
+        self.db.remove(key);
+        true
+    }
+
+    /// See [`Ctx::stamp`].
+    pub fn stamp(&mut self) -> u64 {
+        *self.dirty += 1;
+        self.clock.next(self.now_ms)
+    }
+}
+
+/// A collection opened for writing. Dereferencing it mutably counts as changing the value:
+/// when the guard drops, a changed key gets a new stamp (DESIGN §5), and a key whose
+/// collection is empty is removed.
+pub struct Written<'k, 'c, T: Collection> {
+    ks: &'k mut Keyspace<'c>,
+    /// The key's position in the table, stable while the guard holds the keyspace.
+    idx: usize,
+    changed: bool,
+    _type: std::marker::PhantomData<T>,
+}
+
+impl<'k, 'c, T: Collection> Written<'k, 'c, T> {
+    fn new(ks: &'k mut Keyspace<'c>, idx: usize) -> Self {
+        Written {
+            ks,
+            idx,
+            changed: false,
+            _type: std::marker::PhantomData,
+        }
+    }
+
+    fn entry(&self) -> &Entry {
+        self.ks.db.at(self.idx)
+    }
+
+    fn entry_mut(&mut self) -> &mut Entry {
+        self.ks.db.at_mut(self.idx)
+    }
+
+    /// The key's expiry (absolute ms, 0 for none).
+    pub fn expire_at(&self) -> u64 {
+        self.entry().expire_at()
+    }
+
+    /// The shard's configuration (encoding thresholds).
+    pub fn config(&self) -> &'c Config {
+        self.ks.config
+    }
+}
+
+impl<T: Collection> std::ops::Deref for Written<'_, '_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        T::of(&self.entry().value).expect("the type was checked at lookup")
+    }
+}
+
+impl<T: Collection> std::ops::DerefMut for Written<'_, '_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.changed = true;
+        T::of_mut(&mut self.entry_mut().value).expect("the type was checked at lookup")
+    }
+}
+
+impl<T: Collection> Drop for Written<'_, '_, T> {
+    fn drop(&mut self) {
+        let empty = T::of(&self.entry().value).is_none_or(|c| c.is_empty());
+        if self.changed {
+            let stamp = self.ks.stamp();
+            self.entry_mut().stamp = stamp;
+        }
+        if empty {
+            self.ks.db.remove_at(self.idx);
+        }
     }
 }
 
@@ -263,6 +454,18 @@ pub static COMMANDS: &[CommandDef] = &[
     c("decrby", 3, WRITE | DENYOOM | FAST, KEY1, Keyed(s::decrby), "string", "Decrements a number from the integer value of a key."),
     c("incrbyfloat", 3, WRITE | DENYOOM | FAST, KEY1, Keyed(s::incrbyfloat), "string", "Increment the floating point value of a key by a number."),
     c("lcs", -3, READONLY, (1, 2, 1), Keyed(s::lcs), "string", "Finds the longest common substring."),
+    // Bitmaps (commands::bitmap).
+    // (end of bitmaps)
+    // HyperLogLog (commands::hll).
+    // (end of hyperloglog)
+    // Hashes (commands::hash).
+    // (end of hashes)
+    // Lists (commands::list).
+    // (end of lists)
+    // Sets (commands::set).
+    // (end of sets)
+    // Sorted sets (commands::zset).
+    // (end of sorted sets)
     // Keys.
     c("del", -2, WRITE, ALLKEYS, Sp(k::del, Split::SumKeys), "generic", "Deletes one or more keys."),
     c("unlink", -2, WRITE | FAST, ALLKEYS, Sp(k::del, Split::SumKeys), "generic", "Asynchronously deletes one or more keys."),

@@ -1196,9 +1196,7 @@ async fn latency(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
 /// An order-independent digest of values: every key's record hashed on its own, then XORed.
 pub fn digest_key(db: usize, key: &[u8], e: &crate::store::Entry) -> [u8; 20] {
     let mut out = [0u8; 20];
-    let value = match &e.value {
-        crate::store::Value::Str(s) => s.to_vec(),
-    };
+    let value = e.value.digest();
     for (i, seed) in [0x7461_6e64u64, 0x656d_6469, 0x6765_7374]
         .iter()
         .enumerate()

@@ -36,19 +36,23 @@ pub fn write_str<'e>(
         None => Ok(None),
         Some(e) => match e.value {
             Value::Str(_) => Ok(Some(e)),
+            _ => Err(WrongType),
         },
     }
 }
 
-fn str_of(e: &Entry) -> &Str {
+/// The string of an entry that [`read_str`] or [`write_str`] returned.
+pub fn str_of(e: &Entry) -> &Str {
     match &e.value {
         Value::Str(s) => s,
+        _ => unreachable!("the type was checked at lookup"),
     }
 }
 
-fn str_of_mut(e: &mut Entry) -> &mut Str {
+pub fn str_of_mut(e: &mut Entry) -> &mut Str {
     match &mut e.value {
         Value::Str(s) => s,
+        _ => unreachable!("the type was checked at lookup"),
     }
 }
 

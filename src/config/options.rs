@@ -112,11 +112,13 @@ options! {
     LazyfreeLazyUserDel = "lazyfree-lazy-user-del": Bool, "no", ACCEPTED;
     LazyfreeLazyUserFlush = "lazyfree-lazy-user-flush": Bool, "no", ACCEPTED;
     ActiveDefrag = "activedefrag": Bool, "no", ACCEPTED;
-    HashMaxListpackEntries = "hash-max-listpack-entries" ["hash-max-ziplist-entries"]: Int { min: 0, max: I64MAX }, "512", ACCEPTED;
+    HashMaxListpackEntries = "hash-max-listpack-entries" ["hash-max-ziplist-entries"]: Int { min: 0, max: I64MAX }, "128", ACCEPTED;
     HashMaxListpackValue = "hash-max-listpack-value" ["hash-max-ziplist-value"]: Int { min: 0, max: I64MAX }, "64", ACCEPTED;
     ListMaxListpackSize = "list-max-listpack-size" ["list-max-ziplist-size"]: Int { min: -5, max: I64MAX }, "-2", ACCEPTED;
     ListCompressDepth = "list-compress-depth": Int { min: 0, max: I64MAX }, "0", ACCEPTED;
     SetMaxIntsetEntries = "set-max-intset-entries": Int { min: 0, max: I64MAX }, "512", ACCEPTED;
+    SetMaxListpackEntries = "set-max-listpack-entries": Int { min: 0, max: I64MAX }, "128", ACCEPTED;
+    SetMaxListpackValue = "set-max-listpack-value": Int { min: 0, max: I64MAX }, "64", ACCEPTED;
     ZsetMaxListpackEntries = "zset-max-listpack-entries" ["zset-max-ziplist-entries"]: Int { min: 0, max: I64MAX }, "128", ACCEPTED;
     ZsetMaxListpackValue = "zset-max-listpack-value" ["zset-max-ziplist-value"]: Int { min: 0, max: I64MAX }, "64", ACCEPTED;
     HllSparseMaxBytes = "hll-sparse-max-bytes": Memory { max: I64MAX }, "3000", ACCEPTED;

@@ -46,13 +46,36 @@ impl Db {
         now_ms: u64,
         stats: &mut KeyspaceStats,
     ) -> Option<&mut Entry> {
+        let idx = self.find(key, now_ms, stats)?;
+        Some(&mut self.map[idx])
+    }
+
+    /// The position of the live entry for `key` (removing it first if it has expired). A
+    /// position stays valid until the table is next changed.
+    #[inline]
+    pub fn find(&mut self, key: &[u8], now_ms: u64, stats: &mut KeyspaceStats) -> Option<usize> {
         let idx = self.map.get_index_of(key)?;
         if self.map[idx].is_expired(now_ms) {
             self.remove_index(idx);
             stats.expired_keys += 1;
             return None;
         }
-        Some(&mut self.map[idx])
+        Some(idx)
+    }
+
+    /// The entry at a position [`Db::find`] returned.
+    #[inline]
+    pub fn at(&self, idx: usize) -> &Entry {
+        &self.map[idx]
+    }
+
+    #[inline]
+    pub fn at_mut(&mut self, idx: usize) -> &mut Entry {
+        &mut self.map[idx]
+    }
+
+    pub fn remove_at(&mut self, idx: usize) -> Entry {
+        self.remove_index(idx).1
     }
 
     /// Whether `key` exists and is live, without counting a hit or miss.

@@ -2,12 +2,16 @@
 
 pub mod clock;
 pub mod db;
+pub mod hash;
 pub mod key;
+pub mod list;
+pub mod set;
 pub mod value;
+pub mod zset;
 
 pub use clock::Hlc;
 pub use db::{Db, Key, KeyspaceStats};
-pub use value::{Entry, Str, Value};
+pub use value::{Collection, Entry, Hash, List, Set, Str, Value, ZSet};
 
 /// All databases of one shard.
 pub struct Store {

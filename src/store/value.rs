@@ -1,5 +1,9 @@
 //! Values and entries: what one key holds.
 
+pub use super::hash::Hash;
+pub use super::list::List;
+pub use super::set::Set;
+pub use super::zset::ZSet;
 use crate::protocol::parse_i64;
 
 /// A key's record: its value, absolute expiry and the stamp of its last write.
@@ -32,31 +36,96 @@ impl Entry {
     }
 }
 
-/// The value types. Collections arrive with the data-types work; every command matches on
-/// this enum, so a new type is a new variant here plus its command module.
+/// The value types. A new type is a variant here, a module in `store` for its data structure
+/// (implementing [`Collection`]) and a command module in `commands`.
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(Str),
+    List(List),
+    Hash(Hash),
+    Set(Set),
+    ZSet(ZSet),
+}
+
+/// What every collection type offers the code that handles values generically (TYPE, OBJECT,
+/// DEBUG DIGEST, memory figures, and removing a key whose collection became empty).
+pub trait Collection: Default + Clone + std::fmt::Debug {
+    /// The name TYPE reports.
+    const TYPE_NAME: &'static str;
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The name OBJECT ENCODING reports.
+    fn encoding(&self) -> &'static str;
+    /// Approximate heap bytes.
+    fn heap_size(&self) -> usize;
+    /// A digest of the contents that depends only on what the value holds (not on its
+    /// encoding or insertion history, unless order is part of the value, as in a list).
+    fn digest(&self) -> u64;
+    fn wrap(self) -> Value;
+    fn of(v: &Value) -> Option<&Self>;
+    fn of_mut(v: &mut Value) -> Option<&mut Self>;
+}
+
+/// Runs `$body` with `$c` bound to the collection inside `$v`, or `$str` for a string.
+macro_rules! each_value {
+    ($v:expr, $s:ident => $str:expr, $c:ident => $body:expr) => {
+        match $v {
+            Value::Str($s) => $str,
+            Value::List($c) => $body,
+            Value::Hash($c) => $body,
+            Value::Set($c) => $body,
+            Value::ZSet($c) => $body,
+        }
+    };
 }
 
 impl Value {
     /// The name TYPE reports.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Str(_) => "string",
+        fn name<C: Collection>(_: &C) -> &'static str {
+            C::TYPE_NAME
         }
+        each_value!(self, _s => "string", c => name(c))
     }
 
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
-        match self {
-            Value::Str(s) => s.encoding(),
-        }
+        each_value!(self, s => s.encoding(), c => c.encoding())
+    }
+
+    /// Approximate heap bytes held by the value.
+    pub fn heap_size(&self) -> usize {
+        each_value!(self, s => s.heap_size(), c => c.heap_size())
+    }
+
+    /// A digest of the contents (see [`Collection::digest`]).
+    pub fn digest(&self) -> u64 {
+        each_value!(self, s => digest_bytes(&s.to_vec()), c => c.digest())
     }
 
     pub fn str(bytes: &[u8]) -> Value {
         Value::Str(Str::from_bytes(bytes))
     }
+
+    /// Whether this is a collection with no elements (which Redis never keeps as a key).
+    pub fn is_empty_collection(&self) -> bool {
+        each_value!(self, _s => false, c => c.is_empty())
+    }
+}
+
+/// A fixed-seed hash of some bytes, the building block of value digests. Unordered
+/// collections combine their elements' digests with a commutative operation (wrapping add).
+pub fn digest_bytes(b: &[u8]) -> u64 {
+    ahash::RandomState::with_seeds(0x7461_6e64, 0x656d_6469, 0x6765_7374, 0x6469_6765).hash_one(b)
+}
+
+/// Combines digests in order (for lists, and for a field with its value).
+pub fn digest_seq(acc: u64, next: u64) -> u64 {
+    (acc ^ next)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .rotate_left(29)
 }
 
 /// Strings up to this many bytes live inside the entry, with no allocation.
@@ -177,6 +246,7 @@ mod tests {
     #[test]
     fn compact_layout() {
         assert_eq!(std::mem::size_of::<Str>(), 24);
+        assert_eq!(std::mem::size_of::<Value>(), 24);
         assert_eq!(std::mem::size_of::<Entry>(), 40);
     }
 

@@ -1,54 +1,19 @@
-//! Differential test against a stock Redis 7: the same seeded random command sequences go to a
-//! real `redis-server` and to Tandem, and every reply must be byte for byte the same (error
-//! texts included), as must the final contents of every database used.
-//!
-//! Needs `redis-server` on the PATH (or in `$REDIS_SERVER`), hence ignored by default:
-//!
-//! ```text
-//! cargo test --test differential -- --include-ignored
-//! ```
-//!
-//! Knobs (environment): `DIFF_SEEDS=7,8,9` picks the seeds, `DIFF_OPS=5000` the commands per
-//! seed, `DIFF_VERBOSE=1` prints every command, and `DIFF_KEEP_GOING=1` reports every
-//! mismatch instead of stopping at the first one: after each, Tandem's data is made a copy
-//! of Redis's so that the next mismatch reported is a new one, not an echo of the last.
-//!
-//! Left out on purpose, because Tandem differs from Redis by design or replies depend on
-//! timing rather than behaviour:
-//! - OBJECT ENCODING on a key with an arbitrary history: Redis reports `raw` for a string
-//!   that APPEND or SETRANGE changed in place and `embstr` for a short INCRBYFLOAT result,
-//!   which are allocation details Tandem need not copy. It is still checked right after a
-//!   SET or INCR of the key, where the encoding follows from the value alone.
-//! - OBJECT IDLETIME / FREQ / REFCOUNT: access times, LFU counters and shared-integer
-//!   refcounts are not tracked by Tandem.
-//! - TTL and PTTL values tick, so only their class is compared (-2, -1 or positive); the
-//!   absolute EXPIRETIME/PEXPIRETIME of a relative expiry may differ by the few milliseconds
-//!   between the two servers receiving it, so they are compared with a 2 s tolerance.
-//! - SET ... EXAT/PXAT with a time already past: Redis 7.0 stores the key and leaves it to
-//!   lazy/active expiry, so DBSIZE would depend on when its expiry cycle runs. Past times
-//!   are still used with EXPIREAT, PEXPIREAT and GETEX, which delete the key at once.
-//! - Relative expiry amounts are random over a wide range so that two of them practically
-//!   never coincide; GT/LT between equal times would otherwise depend on the millisecond at
-//!   which each server ran the command.
-
-mod common;
-
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{free_port, wait_for, Server};
+use crate::common::{free_port, wait_for, Server};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 /// Databases the test uses (SELECT, MOVE and COPY ... DB pick among them).
-const DBS: usize = 4;
+pub const DBS: usize = 4;
 
 /// The key space: plain keys (spread over shards) and two hash-tagged groups (each on one
 /// shard), so multi-key commands run both within a shard and across shards.
-const KEYS: [&[u8]; 20] = [
+pub const KEYS: [&[u8]; 20] = [
     b"k0",
     b"k1",
     b"k2",
@@ -74,13 +39,13 @@ const KEYS: [&[u8]; 20] = [
 // ---------------------------------------------------------------------------------------------
 // The reference server.
 
-struct RedisServer {
-    port: u16,
+pub struct RedisServer {
+    pub port: u16,
     child: Child,
     _dir: TempDir,
 }
 
-struct TempDir(std::path::PathBuf);
+pub struct TempDir(std::path::PathBuf);
 
 impl Drop for TempDir {
     fn drop(&mut self) {
@@ -89,7 +54,7 @@ impl Drop for TempDir {
 }
 
 impl RedisServer {
-    fn start() -> RedisServer {
+    pub fn start() -> RedisServer {
         let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
         let port = free_port();
         let dir =
@@ -144,12 +109,12 @@ impl Drop for RedisServer {
 // ---------------------------------------------------------------------------------------------
 // A raw RESP2 client that returns each reply's exact bytes.
 
-struct RawClient {
+pub struct RawClient {
     r: BufReader<TcpStream>,
 }
 
 impl RawClient {
-    fn new(s: TcpStream) -> RawClient {
+    pub fn new(s: TcpStream) -> RawClient {
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         s.set_nodelay(true).unwrap();
         RawClient {
@@ -157,12 +122,12 @@ impl RawClient {
         }
     }
 
-    fn connect(port: u16) -> RawClient {
+    pub fn connect(port: u16) -> RawClient {
         RawClient::new(TcpStream::connect(("127.0.0.1", port)).unwrap())
     }
 
     /// Sends one command and returns the bytes of its reply.
-    fn call(&mut self, args: &[Vec<u8>]) -> Vec<u8> {
+    pub fn call(&mut self, args: &[Vec<u8>]) -> Vec<u8> {
         let mut req = format!("*{}\r\n", args.len()).into_bytes();
         for a in args {
             req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
@@ -176,7 +141,7 @@ impl RawClient {
     }
 }
 
-fn read_reply(r: &mut BufReader<TcpStream>, out: &mut Vec<u8>) {
+pub fn read_reply(r: &mut BufReader<TcpStream>, out: &mut Vec<u8>) {
     let start = out.len();
     let n = r.read_until(b'\n', out).expect("reading a reply");
     assert!(
@@ -213,7 +178,7 @@ fn read_reply(r: &mut BufReader<TcpStream>, out: &mut Vec<u8>) {
 
 /// A parsed reply, for the final state comparison.
 #[derive(Debug, PartialEq, Eq, Clone, PartialOrd, Ord)]
-enum V {
+pub enum V {
     Simple(Vec<u8>),
     Error(Vec<u8>),
     Int(i64),
@@ -221,8 +186,8 @@ enum V {
     Array(Option<Vec<V>>),
 }
 
-fn parse_reply(b: &[u8]) -> V {
-    fn go(b: &[u8], pos: &mut usize) -> V {
+pub fn parse_reply(b: &[u8]) -> V {
+    pub fn go(b: &[u8], pos: &mut usize) -> V {
         let eol = *pos + b[*pos..].windows(2).position(|w| w == b"\r\n").unwrap();
         let line = &b[*pos + 1..eol];
         let kind = b[*pos];
@@ -248,12 +213,12 @@ fn parse_reply(b: &[u8]) -> V {
 }
 
 /// Bytes as a quoted string with everything but printable ASCII escaped (`\xff`, `\r`).
-fn show(b: &[u8]) -> String {
+pub fn show(b: &[u8]) -> String {
     format!("\"{}\"", b.escape_ascii())
 }
 
 /// Where two replies first differ, with a little context, for long replies.
-fn first_difference(a: &[u8], b: &[u8]) -> String {
+pub fn first_difference(a: &[u8], b: &[u8]) -> String {
     let at = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let from = at.saturating_sub(20);
     let near = |s: &[u8]| show(&s[from.min(s.len())..(at + 30).min(s.len())]);
@@ -264,18 +229,18 @@ fn first_difference(a: &[u8], b: &[u8]) -> String {
     )
 }
 
-fn show_cmd(cmd: &[Vec<u8>]) -> String {
+pub fn show_cmd(cmd: &[Vec<u8>]) -> String {
     cmd.iter().map(|a| show(a)).collect::<Vec<_>>().join(" ")
 }
 
 // ---------------------------------------------------------------------------------------------
 // The command generator.
 
-type Cmd = Vec<Vec<u8>>;
+pub type Cmd = Vec<Vec<u8>>;
 
 /// How two replies are compared.
 #[derive(Clone, Copy, Debug)]
-enum Cmp {
+pub enum Cmp {
     Exact,
     /// Integer replies: -2, -1 exactly, any positive value alike (TTL, PTTL).
     TtlClass,
@@ -283,12 +248,12 @@ enum Cmp {
     Near(i64),
 }
 
-fn int_of(reply: &[u8]) -> Option<i64> {
+pub fn int_of(reply: &[u8]) -> Option<i64> {
     let s = reply.strip_prefix(b":")?.strip_suffix(b"\r\n")?;
     std::str::from_utf8(s).ok()?.parse().ok()
 }
 
-fn alike(cmp: Cmp, a: &[u8], b: &[u8]) -> bool {
+pub fn alike(cmp: Cmp, a: &[u8], b: &[u8]) -> bool {
     if a == b {
         return true;
     }
@@ -299,18 +264,23 @@ fn alike(cmp: Cmp, a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-fn b(s: &str) -> Vec<u8> {
+pub fn b(s: &str) -> Vec<u8> {
     s.as_bytes().to_vec()
 }
 
-struct Gen {
-    rng: StdRng,
-    now_s: i64,
+pub struct Gen {
+    pub rng: StdRng,
+    pub now_s: i64,
     queue: VecDeque<(Cmd, Cmp)>,
+    /// The command families to draw from, with weights (see [`run`]).
+    families: Vec<(u32, Family)>,
 }
 
+/// A generator for one command family: pushes one or more commands onto the queue.
+pub type Family = fn(&mut Gen);
+
 impl Gen {
-    fn new(seed: u64) -> Gen {
+    pub fn new(seed: u64) -> Gen {
         let now_s = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -319,19 +289,20 @@ impl Gen {
             rng: StdRng::seed_from_u64(seed),
             now_s,
             queue: VecDeque::new(),
+            families: vec![],
         }
     }
 
-    fn chance(&mut self, p: f64) -> bool {
+    pub fn chance(&mut self, p: f64) -> bool {
         self.rng.gen_bool(p)
     }
 
-    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+    pub fn pick<T: Clone>(&mut self, items: &[T]) -> T {
         items[self.rng.gen_range(0..items.len())].clone()
     }
 
     /// A command name or option, sometimes in mixed case.
-    fn word(&mut self, w: &str) -> Vec<u8> {
+    pub fn word(&mut self, w: &str) -> Vec<u8> {
         if self.chance(0.15) {
             w.chars()
                 .map(|c| {
@@ -348,15 +319,15 @@ impl Gen {
         }
     }
 
-    fn key(&mut self) -> Vec<u8> {
+    pub fn key(&mut self) -> Vec<u8> {
         self.pick(&KEYS).to_vec()
     }
 
-    fn keys(&mut self, n: usize) -> Vec<Vec<u8>> {
+    pub fn keys(&mut self, n: usize) -> Vec<Vec<u8>> {
         (0..n).map(|_| self.key()).collect()
     }
 
-    fn value(&mut self) -> Vec<u8> {
+    pub fn value(&mut self) -> Vec<u8> {
         match self.rng.gen_range(0..20) {
             0..=4 => self.rng.gen_range(-20i64..200).to_string().into_bytes(),
             5 => b(self.pick(&[
@@ -401,7 +372,7 @@ impl Gen {
         }
     }
 
-    fn short_value(&mut self) -> Vec<u8> {
+    pub fn short_value(&mut self) -> Vec<u8> {
         match self.rng.gen_range(0..4) {
             0 => self.rng.gen_range(0..100).to_string().into_bytes(),
             1 => Vec::new(),
@@ -412,7 +383,7 @@ impl Gen {
         }
     }
 
-    fn bad_number(&mut self) -> Vec<u8> {
+    pub fn bad_number(&mut self) -> Vec<u8> {
         b(self.pick(&[
             "abc",
             "1.5",
@@ -428,7 +399,7 @@ impl Gen {
     }
 
     /// An integer argument (INCRBY, GETRANGE ...).
-    fn int_arg(&mut self) -> Vec<u8> {
+    pub fn int_arg(&mut self) -> Vec<u8> {
         match self.rng.gen_range(0..10) {
             0..=6 => self.rng.gen_range(-50i64..100).to_string().into_bytes(),
             7 => b(self.pick(&[
@@ -442,7 +413,7 @@ impl Gen {
         }
     }
 
-    fn float_arg(&mut self) -> Vec<u8> {
+    pub fn float_arg(&mut self) -> Vec<u8> {
         match self.rng.gen_range(0..10) {
             0..=3 => format!(
                 "{}.{}",
@@ -477,7 +448,7 @@ impl Gen {
 
     /// Relative expiry amounts. `unit_ms` is 1000 for seconds; `strict` (SET, SETEX, GETEX)
     /// only matters for the bad ones, which are errors there and deletions for EXPIRE.
-    fn rel_time(&mut self, unit_ms: i64) -> Vec<u8> {
+    pub fn rel_time(&mut self, unit_ms: i64) -> Vec<u8> {
         if self.chance(0.8) {
             let s = self.rng.gen_range(100..2_000_000i64);
             let v = if unit_ms == 1 {
@@ -504,7 +475,7 @@ impl Gen {
     }
 
     /// Absolute expiry times; `past` allows times already gone (not for SET, see the top).
-    fn abs_time(&mut self, unit_ms: i64, past: bool) -> Vec<u8> {
+    pub fn abs_time(&mut self, unit_ms: i64, past: bool) -> Vec<u8> {
         let r = self.rng.gen_range(0..10);
         if r < 7 {
             let s = self.now_s + self.rng.gen_range(100..2_000_000i64);
@@ -531,7 +502,7 @@ impl Gen {
         }
     }
 
-    fn db_arg(&mut self) -> Vec<u8> {
+    pub fn db_arg(&mut self) -> Vec<u8> {
         if self.chance(0.85) {
             self.rng.gen_range(0..DBS).to_string().into_bytes()
         } else {
@@ -539,331 +510,48 @@ impl Gen {
         }
     }
 
-    fn push(&mut self, cmd: Cmd) {
+    pub fn push(&mut self, cmd: Cmd) {
         self.queue.push_back((cmd, Cmp::Exact));
     }
 
-    fn next(&mut self) -> (Cmd, Cmp) {
-        if self.queue.is_empty() {
-            self.generate();
+    /// Queues a command whose reply is compared with `cmp` rather than exactly.
+    pub fn push_cmp(&mut self, cmd: Cmd, cmp: Cmp) {
+        self.queue.push_back((cmd, cmp));
+    }
+
+    pub fn next(&mut self) -> (Cmd, Cmp) {
+        while self.queue.is_empty() {
+            let total: u32 = self.families.iter().map(|f| f.0).sum();
+            let mut r = self.rng.gen_range(0..total);
+            let mut chosen = self.families[0].1;
+            for &(w, f) in &self.families {
+                if r < w {
+                    chosen = f;
+                    break;
+                }
+                r -= w;
+            }
+            chosen(self);
         }
         self.queue.pop_front().unwrap()
-    }
-
-    fn generate(&mut self) {
-        let w = |g: &mut Gen, s: &str| g.word(s);
-        let r = self.rng.gen_range(0..1000);
-        let cmd: Cmd = match r {
-            0..=39 => vec![w(self, "GET"), self.key()],
-            40..=109 => {
-                let mut c = vec![w(self, "SET"), self.key(), self.value()];
-                for _ in 0..self.rng.gen_range(0..=3) {
-                    match self.rng.gen_range(0..12) {
-                        0 => c.push(w(self, "NX")),
-                        1 => c.push(w(self, "XX")),
-                        2 | 3 => c.push(w(self, "GET")),
-                        4 => c.push(w(self, "KEEPTTL")),
-                        5 => {
-                            c.push(w(self, "EX"));
-                            c.push(self.rel_time(1000));
-                        }
-                        6 => {
-                            c.push(w(self, "PX"));
-                            c.push(self.rel_time(1));
-                        }
-                        7 => {
-                            c.push(w(self, "EXAT"));
-                            c.push(self.abs_time(1000, false));
-                        }
-                        8 => {
-                            c.push(w(self, "PXAT"));
-                            c.push(self.abs_time(1, false));
-                        }
-                        9 => c.push(w(self, "EX")), // value missing unless more follows
-                        10 => c.push(b(self.pick(&["FOO", "PERSIST", "1"]))),
-                        _ => {}
-                    }
-                }
-                c
-            }
-            110..=129 => vec![w(self, "SETNX"), self.key(), self.value()],
-            130..=144 => vec![
-                w(self, "SETEX"),
-                self.key(),
-                self.rel_time(1000),
-                self.value(),
-            ],
-            145..=154 => vec![
-                w(self, "PSETEX"),
-                self.key(),
-                self.rel_time(1),
-                self.value(),
-            ],
-            155..=169 => vec![w(self, "GETSET"), self.key(), self.value()],
-            170..=184 => vec![w(self, "GETDEL"), self.key()],
-            185..=209 => {
-                let mut c = vec![w(self, "GETEX"), self.key()];
-                for _ in 0..self.rng.gen_range(0..=2) {
-                    match self.rng.gen_range(0..7) {
-                        0 => c.extend([w(self, "EX"), self.rel_time(1000)]),
-                        1 => c.extend([w(self, "PX"), self.rel_time(1)]),
-                        2 => c.extend([w(self, "EXAT"), self.abs_time(1000, true)]),
-                        3 => c.extend([w(self, "PXAT"), self.abs_time(1, true)]),
-                        4 => c.push(w(self, "PERSIST")),
-                        5 => c.push(w(self, "EX")),
-                        _ => c.push(b(self.pick(&["KEEPTTL", "NX", "bogus"]))),
-                    }
-                }
-                c
-            }
-            210..=239 => {
-                let n = self.rng.gen_range(1..=6);
-                let mut c = vec![w(self, "MGET")];
-                c.extend(self.keys(n));
-                c
-            }
-            240..=269 => {
-                let name = self.pick(&["MSET", "MSET", "MSETNX"]);
-                let mut c = vec![w(self, name)];
-                for _ in 0..self.rng.gen_range(1..=4) {
-                    c.push(self.key());
-                    c.push(self.value());
-                }
-                if self.chance(0.1) {
-                    c.pop();
-                }
-                c
-            }
-            270..=299 => vec![w(self, "APPEND"), self.key(), self.short_value()],
-            300..=314 => vec![w(self, "STRLEN"), self.key()],
-            315..=339 => {
-                let name = self.pick(&["GETRANGE", "GETRANGE", "SUBSTR"]);
-                vec![w(self, name), self.key(), self.int_arg(), self.int_arg()]
-            }
-            340..=359 => {
-                let off = match self.rng.gen_range(0..10) {
-                    0..=7 => self.rng.gen_range(0..60).to_string().into_bytes(),
-                    8 => b(self.pick(&["-1", "536870912", "1099511627776", "9223372036854775807"])),
-                    _ => self.bad_number(),
-                };
-                vec![w(self, "SETRANGE"), self.key(), off, self.short_value()]
-            }
-            360..=399 => {
-                let name = self.pick(&["INCR", "DECR", "INCR"]);
-                let key = self.key();
-                let c = vec![w(self, name), key.clone()];
-                if self.chance(0.2) {
-                    // From an integer: the result is an integer whatever the key held.
-                    let n = self.rng.gen_range(-20i64..20000).to_string().into_bytes();
-                    self.push(vec![b("SET"), key.clone(), n]);
-                    self.push(c);
-                    self.push(vec![b("OBJECT"), b("ENCODING"), key]);
-                    return;
-                }
-                c
-            }
-            400..=429 => {
-                let name = self.pick(&["INCRBY", "DECRBY"]);
-                vec![w(self, name), self.key(), self.int_arg()]
-            }
-            430..=454 => vec![w(self, "INCRBYFLOAT"), self.key(), self.float_arg()],
-            455..=494 => {
-                let name = self.pick(&["DEL", "UNLINK", "EXISTS", "TOUCH", "DEL", "EXISTS"]);
-                let n = self.rng.gen_range(1..=5);
-                let mut c = vec![w(self, name)];
-                c.extend(self.keys(n));
-                c
-            }
-            495..=509 => vec![w(self, "TYPE"), self.key()],
-            510..=534 => {
-                let name = self.pick(&["RENAME", "RENAMENX"]);
-                vec![w(self, name), self.key(), self.key()]
-            }
-            535..=554 => {
-                let mut c = vec![w(self, "COPY"), self.key(), self.key()];
-                for _ in 0..self.rng.gen_range(0..=2) {
-                    match self.rng.gen_range(0..5) {
-                        0 | 1 => c.extend([w(self, "DB"), self.db_arg()]),
-                        2 | 3 => c.push(w(self, "REPLACE")),
-                        _ => c.push(b(self.pick(&["DB", "NX", "bogus"]))),
-                    }
-                }
-                c
-            }
-            555..=569 => vec![w(self, "MOVE"), self.key(), self.db_arg()],
-            570..=649 => {
-                let (name, t) = match self.rng.gen_range(0..4) {
-                    0 => ("EXPIRE", self.rel_time(1000)),
-                    1 => ("PEXPIRE", self.rel_time(1)),
-                    2 => ("EXPIREAT", self.abs_time(1000, true)),
-                    _ => ("PEXPIREAT", self.abs_time(1, true)),
-                };
-                let mut c = vec![w(self, name), self.key(), t];
-                for _ in 0..self.rng.gen_range(0..=2) {
-                    if self.chance(0.9) {
-                        let o = self.pick(&["NX", "XX", "GT", "LT"]);
-                        c.push(w(self, o));
-                    } else {
-                        c.push(b(self.pick(&["bogus", "KEEPTTL", "1"])));
-                    }
-                }
-                c
-            }
-            650..=689 => {
-                let name = self.pick(&["TTL", "PTTL"]);
-                let c = vec![w(self, name), self.key()];
-                self.queue.push_back((c, Cmp::TtlClass));
-                return;
-            }
-            690..=709 => {
-                let (name, tol) = self.pick(&[("EXPIRETIME", 2), ("PEXPIRETIME", 2000)]);
-                let c = vec![w(self, name), self.key()];
-                self.queue.push_back((c, Cmp::Near(tol)));
-                return;
-            }
-            710..=729 => vec![w(self, "PERSIST"), self.key()],
-            730..=744 => vec![w(self, "DBSIZE")],
-            745..=759 => vec![w(self, "SELECT"), self.db_arg()],
-            760..=784 => {
-                let mut c = vec![w(self, "LCS"), self.key(), self.key()];
-                for _ in 0..self.rng.gen_range(0..=3) {
-                    match self.rng.gen_range(0..6) {
-                        0 => c.push(w(self, "LEN")),
-                        1 | 2 => c.push(w(self, "IDX")),
-                        3 => c.push(w(self, "WITHMATCHLEN")),
-                        4 => {
-                            c.push(w(self, "MINMATCHLEN"));
-                            let n = self.pick(&["0", "1", "2", "3", "-1", "abc"]);
-                            c.push(b(n));
-                        }
-                        _ => c.push(b(self.pick(&["MINMATCHLEN", "bogus"]))),
-                    }
-                }
-                c
-            }
-            785..=814 => {
-                // SET then OBJECT ENCODING: the encoding follows from the value alone.
-                let key = self.key();
-                let value = self.value();
-                let set = vec![w(self, "SET"), key.clone(), value];
-                self.push(set);
-                let obj = w(self, "OBJECT");
-                let enc = w(self, "ENCODING");
-                self.push(vec![obj, enc, key]);
-                return;
-            }
-            815..=829 => {
-                let mut c = vec![w(self, "OBJECT")];
-                match self.rng.gen_range(0..6) {
-                    0 => {}
-                    1 => c.push(w(self, "ENCODING")),
-                    2 => c.extend([w(self, "ENCODING"), self.key(), self.key()]),
-                    3 => c.extend([b("NOSUCHSUB"), self.key()]),
-                    4 => c.push(w(self, "HELP")),
-                    _ => c.extend([w(self, "ENCODING"), b("no-such-key")]),
-                }
-                c
-            }
-            830..=929 => return self.wrong_arity(),
-            _ => {
-                let mut c = vec![b(
-                    self.pick(&["FOO", "GETT", "sett", "", "EXPIRES", "O BJECT"])
-                )];
-                for _ in 0..self.rng.gen_range(0..=3) {
-                    c.push(self.value());
-                }
-                c
-            }
-        };
-        self.push(cmd);
-    }
-
-    /// A known command with a wrong number of arguments.
-    fn wrong_arity(&mut self) {
-        // (name, arity as in the command table)
-        const TABLE: &[(&str, i32)] = &[
-            ("GET", 2),
-            ("SET", -3),
-            ("SETNX", 3),
-            ("SETEX", 4),
-            ("PSETEX", 4),
-            ("GETSET", 3),
-            ("GETDEL", 2),
-            ("GETEX", -2),
-            ("MGET", -2),
-            ("MSET", -3),
-            ("MSETNX", -3),
-            ("APPEND", 3),
-            ("STRLEN", 2),
-            ("GETRANGE", 4),
-            ("SUBSTR", 4),
-            ("SETRANGE", 4),
-            ("INCR", 2),
-            ("DECR", 2),
-            ("INCRBY", 3),
-            ("DECRBY", 3),
-            ("INCRBYFLOAT", 3),
-            ("DEL", -2),
-            ("UNLINK", -2),
-            ("EXISTS", -2),
-            ("TYPE", 2),
-            ("RENAME", 3),
-            ("RENAMENX", 3),
-            ("COPY", -3),
-            ("MOVE", 3),
-            ("EXPIRE", -3),
-            ("PEXPIRE", -3),
-            ("EXPIREAT", -3),
-            ("PEXPIREAT", -3),
-            ("TTL", 2),
-            ("PTTL", 2),
-            ("EXPIRETIME", 2),
-            ("PEXPIRETIME", 2),
-            ("PERSIST", 2),
-            ("TOUCH", -2),
-            ("DBSIZE", 1),
-            ("SELECT", 2),
-            ("LCS", -3),
-            ("OBJECT", -2),
-        ];
-        let (name, arity) = self.pick(TABLE);
-        let argc = if arity > 0 {
-            let mut n = self.rng.gen_range(1..=arity as usize + 2);
-            if n == arity as usize {
-                n += 1;
-            }
-            n
-        } else {
-            self.rng.gen_range(1..(-arity) as usize)
-        };
-        let mut c = vec![self.word(name)];
-        for _ in 1..argc {
-            let a = if self.chance(0.5) {
-                self.key()
-            } else {
-                self.short_value()
-            };
-            c.push(a);
-        }
-        self.push(c);
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The test.
 
-struct Pair {
-    redis: RawClient,
-    tandem: RawClient,
+pub struct Pair {
+    pub redis: RawClient,
+    pub tandem: RawClient,
 }
 
 impl Pair {
-    fn call(&mut self, cmd: &[Vec<u8>]) -> (Vec<u8>, Vec<u8>) {
+    pub fn call(&mut self, cmd: &[Vec<u8>]) -> (Vec<u8>, Vec<u8>) {
         (self.redis.call(cmd), self.tandem.call(cmd))
     }
 
     /// Sends to both and requires identical replies (setup and checks).
-    fn same(&mut self, cmd: &[Vec<u8>]) -> Vec<u8> {
+    pub fn same(&mut self, cmd: &[Vec<u8>]) -> Vec<u8> {
         let (r, t) = self.call(cmd);
         assert_eq!(
             show(&r),
@@ -874,8 +562,8 @@ impl Pair {
         r
     }
 
-    /// Everything in each database: key, value and TTL class, sorted.
-    fn state(&mut self) -> (Vec<String>, Vec<String>) {
+    /// Everything in each database: key, type, value and TTL class, sorted.
+    pub fn state(&mut self) -> (Vec<String>, Vec<String>) {
         let mut out = (vec![], vec![]);
         for db in 0..DBS {
             for (client, out) in [
@@ -887,14 +575,14 @@ impl Pair {
                 let size = client.call(&[b("DBSIZE")]);
                 out.push(format!("db{db} dbsize {}", show(&size)));
                 for k in sorted_keys(client) {
-                    let v = client.call(&[b("GET"), k.clone()]);
+                    let v = dump_value(client, &k);
                     let ttl = int_of(&client.call(&[b("PTTL"), k.clone()])).unwrap();
                     let ttl = if ttl > 0 {
                         "ttl".into()
                     } else {
                         ttl.to_string()
                     };
-                    out.push(format!("db{db} {} = {} ({ttl})", show(&k), show(&v)));
+                    out.push(format!("db{db} {} = {v} ({ttl})", show(&k)));
                 }
             }
         }
@@ -902,8 +590,44 @@ impl Pair {
     }
 }
 
+/// A key's value as text, whatever its type: the type, the contents in a canonical order,
+/// and for collections the encoding (Tandem follows Redis's conversion rules).
+pub fn dump_value(client: &mut RawClient, k: &[u8]) -> String {
+    let k = k.to_vec();
+    let t = client.call(&[b("TYPE"), k.clone()]);
+    let t = String::from_utf8_lossy(&t[1..t.len() - 2]).to_string();
+    let items = |client: &mut RawClient, cmd: &[&str], sort: bool, pairs: bool| -> String {
+        let mut c: Cmd = vec![b(cmd[0]), k.clone()];
+        c.extend(cmd[1..].iter().map(|a| b(a)));
+        let V::Array(Some(items)) = parse_reply(&client.call(&c)) else {
+            panic!("{} did not return an array", cmd[0]);
+        };
+        let mut items: Vec<String> = items.iter().map(|v| format!("{v:?}")).collect();
+        if pairs {
+            items = items.chunks(2).map(|p| p.join("=")).collect();
+        }
+        if sort {
+            items.sort();
+        }
+        items.join(", ")
+    };
+    let body = match t.as_str() {
+        "string" => show(&client.call(&[b("GET"), k.clone()])),
+        "hash" => items(client, &["HGETALL"], true, true),
+        "list" => items(client, &["LRANGE", "0", "-1"], false, false),
+        "set" => items(client, &["SMEMBERS"], true, false),
+        "zset" => items(client, &["ZRANGE", "0", "-1", "WITHSCORES"], false, true),
+        other => format!("(type {other})"),
+    };
+    if t == "string" {
+        return format!("string {body}");
+    }
+    let enc = client.call(&[b("OBJECT"), b("ENCODING"), k.clone()]);
+    format!("{t} [{body}] {}", show(&enc))
+}
+
 /// The current database's keys (KEYS *), sorted.
-fn sorted_keys(client: &mut RawClient) -> Vec<Vec<u8>> {
+pub fn sorted_keys(client: &mut RawClient) -> Vec<Vec<u8>> {
     let V::Array(Some(keys)) = parse_reply(&client.call(&[b("KEYS"), b("*")])) else {
         panic!("KEYS did not return an array");
     };
@@ -921,20 +645,76 @@ fn sorted_keys(client: &mut RawClient) -> Vec<Vec<u8>> {
 /// After a mismatch (with DIFF_KEEP_GOING): makes Tandem's data a copy of Redis's, through
 /// connections of its own (the test's connections keep their selected databases), so that
 /// the mismatches reported later are new ones rather than echoes of an earlier one.
-fn resync(redis_port: u16, tandem_port: u16) {
+pub fn resync(redis_port: u16, tandem_port: u16) {
     let mut r = RawClient::connect(redis_port);
     let mut t = RawClient::connect(tandem_port);
     assert_eq!(t.call(&[b("FLUSHALL")]), b"+OK\r\n");
+    let strings = |v: V| -> Vec<Vec<u8>> {
+        let V::Array(Some(items)) = v else {
+            panic!("not an array: {v:?}")
+        };
+        items
+            .into_iter()
+            .map(|i| match i {
+                V::Bulk(Some(x)) => x,
+                other => panic!("element {other:?}"),
+            })
+            .collect()
+    };
     for db in 0..DBS {
         let select = [b("SELECT"), db.to_string().into_bytes()];
         assert_eq!(r.call(&select), b"+OK\r\n");
         assert_eq!(t.call(&select), b"+OK\r\n");
         for k in sorted_keys(&mut r) {
-            let V::Bulk(Some(v)) = parse_reply(&r.call(&[b("GET"), k.clone()])) else {
-                panic!("GET of a listed key failed");
+            let ty = r.call(&[b("TYPE"), k.clone()]);
+            let mut write: Cmd = match &ty[..] {
+                b"+string\r\n" => {
+                    let V::Bulk(Some(v)) = parse_reply(&r.call(&[b("GET"), k.clone()])) else {
+                        panic!("GET of a listed key failed");
+                    };
+                    vec![b("SET"), k.clone(), v]
+                }
+                b"+hash\r\n" => vec![b("HSET"), k.clone()],
+                b"+list\r\n" => vec![b("RPUSH"), k.clone()],
+                b"+set\r\n" => vec![b("SADD"), k.clone()],
+                b"+zset\r\n" => vec![b("ZADD"), k.clone()],
+                other => panic!("resync of type {}", show(other)),
             };
+            match &ty[..] {
+                b"+hash\r\n" => {
+                    write.extend(strings(parse_reply(&r.call(&[b("HGETALL"), k.clone()]))))
+                }
+                b"+list\r\n" => write.extend(strings(parse_reply(&r.call(&[
+                    b("LRANGE"),
+                    k.clone(),
+                    b("0"),
+                    b("-1"),
+                ])))),
+                b"+set\r\n" => {
+                    write.extend(strings(parse_reply(&r.call(&[b("SMEMBERS"), k.clone()]))))
+                }
+                b"+zset\r\n" => {
+                    let flat = strings(parse_reply(&r.call(&[
+                        b("ZRANGE"),
+                        k.clone(),
+                        b("0"),
+                        b("-1"),
+                        b("WITHSCORES"),
+                    ])));
+                    for p in flat.chunks(2) {
+                        write.push(p[1].clone());
+                        write.push(p[0].clone());
+                    }
+                }
+                _ => {}
+            }
+            let reply = t.call(&write);
+            assert!(
+                !reply.starts_with(b"-"),
+                "resync write failed: {}",
+                show(&reply)
+            );
             let at = int_of(&r.call(&[b("PEXPIRETIME"), k.clone()])).unwrap();
-            assert_eq!(t.call(&[b("SET"), k.clone(), v]), b"+OK\r\n");
             if at > 0 {
                 let at = at.to_string().into_bytes();
                 assert_eq!(t.call(&[b("PEXPIREAT"), k, at]), b":1\r\n");
@@ -943,7 +723,7 @@ fn resync(redis_port: u16, tandem_port: u16) {
     }
 }
 
-fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
+pub fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
     match std::env::var(name) {
         Ok(s) if !s.trim().is_empty() => s
             .split(',')
@@ -953,9 +733,8 @@ fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
     }
 }
 
-#[test]
-#[ignore = "needs redis-server (apt-get install redis-server)"]
-fn tandem_matches_redis() {
+/// Runs the differential test with commands drawn from `families` (weight, generator).
+pub fn run(families: &[(u32, Family)]) {
     let seeds = env_list("DIFF_SEEDS", &[1, 2, 3, 4, 5]);
     let ops = env_list("DIFF_OPS", &[2000])[0] as usize;
     let keep_going = std::env::var_os("DIFF_KEEP_GOING").is_some();
@@ -972,6 +751,7 @@ fn tandem_matches_redis() {
         };
         pair.same(&[b("FLUSHALL")]);
         let mut gen = Gen::new(seed);
+        gen.families = families.to_vec();
         let mut history: VecDeque<String> = VecDeque::new();
         for i in 0..ops {
             let (cmd, cmp) = gen.next();

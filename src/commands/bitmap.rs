@@ -1,0 +1,1 @@
+//! Bitmap commands (on string values).

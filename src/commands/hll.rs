@@ -1,0 +1,1 @@
+//! HyperLogLog commands (on string values, in Redis's HLL format).

@@ -1,0 +1,8 @@
+//! The hash command generator (placeholder: falls back to the strings generator until the
+//! hash commands exist).
+
+use super::harness::Gen;
+
+pub fn generate(g: &mut Gen) {
+    super::strings::generate(g)
+}

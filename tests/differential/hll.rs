@@ -1,0 +1,8 @@
+//! The hll command generator (placeholder: falls back to the strings generator until the
+//! hll commands exist).
+
+use super::harness::Gen;
+
+pub fn generate(g: &mut Gen) {
+    super::strings::generate(g)
+}

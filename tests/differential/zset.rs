@@ -1,0 +1,8 @@
+//! The zset command generator (placeholder: falls back to the strings generator until the
+//! zset commands exist).
+
+use super::harness::Gen;
+
+pub fn generate(g: &mut Gen) {
+    super::strings::generate(g)
+}
