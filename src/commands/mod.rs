@@ -342,11 +342,16 @@ pub struct CommandDef {
     pub group: &'static str,
     pub summary: &'static str,
     pub subcommands: &'static [(&'static str, i32)],
+    /// Position of a `numkeys` argument counting the keys that follow it (ZUNIONSTORE,
+    /// LMPOP, ...); 0 when the command has none.
+    pub numkeys: i32,
 }
 
 impl CommandDef {
-    /// Positions of the key arguments in a call with `argc` arguments.
-    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+    /// Positions of the key arguments in a call: the fixed range first..=last (step apart),
+    /// then, for commands with a `numkeys` argument, the keys it counts.
+    pub fn key_positions(&self, args: &Args) -> impl Iterator<Item = usize> {
+        let argc = args.len();
         let (first, step) = (self.first_key, self.step.max(1));
         let last = if self.last_key < 0 {
             argc as i32 + self.last_key
@@ -355,7 +360,21 @@ impl CommandDef {
         };
         // A command without keys has first_key 0: an empty range.
         let last = if first <= 0 { first - 1 } else { last };
-        (first..=last).step_by(step as usize).map(|i| i as usize)
+        let fixed = (first..=last).step_by(step as usize).map(|i| i as usize);
+        // A bad count is the command's to report; routing takes the keys that are there.
+        let counted = match self.numkeys {
+            0 => 0..0,
+            at => {
+                let at = at as usize;
+                let n = (at < argc)
+                    .then(|| crate::protocol::parse_i64(args.get(at)))
+                    .flatten()
+                    .filter(|&n| n > 0)
+                    .unwrap_or(0) as usize;
+                at + 1..(at + 1 + n).min(argc)
+            }
+        };
+        fixed.chain(counted)
     }
 
     pub fn is_write(&self) -> bool {
@@ -413,11 +432,19 @@ const fn c(
         group,
         summary,
         subcommands: &[],
+        numkeys: 0,
     }
 }
 
 const fn with_subs(mut d: CommandDef, subs: &'static [(&'static str, i32)]) -> CommandDef {
     d.subcommands = subs;
+    d
+}
+
+/// A command whose argument at `at` counts the keys that follow it.
+#[allow(dead_code)] // until the first numkeys command lands
+const fn with_numkeys(mut d: CommandDef, at: i32) -> CommandDef {
+    d.numkeys = at;
     d
 }
 

@@ -654,7 +654,7 @@ fn command(st: &mut ConnState, args: Args, out: &mut Vec<u8>) {
         if !def.arity_ok(inner.len()) {
             return r.error("ERR Invalid number of arguments specified for command");
         }
-        let positions: Vec<usize> = def.key_positions(inner.len()).collect();
+        let positions: Vec<usize> = def.key_positions(&inner).collect();
         if positions.is_empty() {
             return r.error("ERR The command has no key arguments");
         }

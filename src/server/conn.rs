@@ -89,7 +89,7 @@ fn route(shard: &Shard, def: &commands::CommandDef, args: &Args) -> Option<usize
         return Some(shard.id);
     }
     let mut target = None;
-    for pos in def.key_positions(args.len()) {
+    for pos in def.key_positions(args) {
         let s = shard.shard_of(args.get(pos));
         match target {
             None => target = Some(s),

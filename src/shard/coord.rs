@@ -82,7 +82,7 @@ async fn run_split(
     // Per shard: the sub-command's arguments; per key position: (shard, index in its part).
     let mut parts: BTreeMap<usize, PackedArgs> = BTreeMap::new();
     let mut placement = Vec::new();
-    for pos in def.key_positions(args.len()) {
+    for pos in def.key_positions(&args) {
         let s = shard.shard_of(args.get(pos));
         let part = parts.entry(s).or_insert_with(|| {
             let mut p = PackedArgs::default();
@@ -173,7 +173,7 @@ async fn run_gathered(
 ) {
     let def = &COMMANDS[cmd];
     let mut groups: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
-    for pos in def.key_positions(args.len()) {
+    for pos in def.key_positions(&args) {
         let key = args.get(pos);
         let keys = groups.entry(shard.shard_of(key)).or_default();
         if !keys.iter().any(|k| k == key) {
