@@ -112,7 +112,7 @@ options! {
     LazyfreeLazyUserDel = "lazyfree-lazy-user-del": Bool, "no", ACCEPTED;
     LazyfreeLazyUserFlush = "lazyfree-lazy-user-flush": Bool, "no", ACCEPTED;
     ActiveDefrag = "activedefrag": Bool, "no", ACCEPTED;
-    HashMaxListpackEntries = "hash-max-listpack-entries" ["hash-max-ziplist-entries"]: Int { min: 0, max: I64MAX }, "128", ACCEPTED;
+    HashMaxListpackEntries = "hash-max-listpack-entries" ["hash-max-ziplist-entries"]: Int { min: 0, max: I64MAX }, "512", ACCEPTED;
     HashMaxListpackValue = "hash-max-listpack-value" ["hash-max-ziplist-value"]: Int { min: 0, max: I64MAX }, "64", ACCEPTED;
     ListMaxListpackSize = "list-max-listpack-size" ["list-max-ziplist-size"]: Int { min: -5, max: I64MAX }, "-2", ACCEPTED;
     ListCompressDepth = "list-compress-depth": Int { min: 0, max: I64MAX }, "0", ACCEPTED;
