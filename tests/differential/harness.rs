@@ -246,6 +246,12 @@ pub enum Cmp {
     TtlClass,
     /// Integer replies: positive values within this distance are alike (EXPIRETIME).
     Near(i64),
+    /// Array replies holding the same elements in any order (a hash table's order).
+    Unordered,
+    /// Flat array replies of pairs (field, value) holding the same pairs in any order.
+    UnorderedPairs,
+    /// Array replies of the same length (random picks: SRANDMEMBER, HRANDFIELD).
+    SameLength,
 }
 
 pub fn int_of(reply: &[u8]) -> Option<i64> {
@@ -256,6 +262,31 @@ pub fn int_of(reply: &[u8]) -> Option<i64> {
 pub fn alike(cmp: Cmp, a: &[u8], b: &[u8]) -> bool {
     if a == b {
         return true;
+    }
+    let items = |r: &[u8], pairs: bool| -> Option<Vec<V>> {
+        let V::Array(Some(items)) = parse_reply(r) else {
+            return None;
+        };
+        let mut items: Vec<V> = if pairs {
+            items
+                .chunks(2)
+                .map(|p| V::Array(Some(p.to_vec())))
+                .collect()
+        } else {
+            items
+        };
+        items.sort();
+        Some(items)
+    };
+    match cmp {
+        Cmp::Unordered | Cmp::UnorderedPairs => {
+            let pairs = matches!(cmp, Cmp::UnorderedPairs);
+            return items(a, pairs).is_some() && items(a, pairs) == items(b, pairs);
+        }
+        Cmp::SameLength => {
+            return matches!((items(a, false), items(b, false)), (Some(x), Some(y)) if x.len() == y.len());
+        }
+        _ => {}
     }
     match (cmp, int_of(a), int_of(b)) {
         (Cmp::TtlClass, Some(x), Some(y)) => x > 0 && y > 0,
