@@ -322,6 +322,11 @@ pub enum ConnCmd {
     Randomkey,
     Lastsave,
     Role,
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
 }
 
 #[derive(Clone, Copy)]
@@ -531,6 +536,12 @@ pub static COMMANDS: &[CommandDef] = &[
         c("client", -2, STALE | LOADING, NOKEYS, Conn(C::Client), "connection", "A container for client connection commands."),
         &[("id", 2), ("setname", 3), ("getname", 2), ("setinfo", 4), ("list", -2), ("info", 2), ("kill", -3), ("reply", 3), ("no-evict", 3), ("help", 2)],
     ),
+    // Transactions (server::multi).
+    c("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NOKEYS, Conn(C::Multi), "transactions", "Starts a transaction."),
+    c("exec", 1, NOSCRIPT | LOADING | STALE, NOKEYS, Conn(C::Exec), "transactions", "Executes all commands in a transaction."),
+    c("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NOKEYS, Conn(C::Discard), "transactions", "Discards a transaction."),
+    c("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, ALLKEYS, Conn(C::Watch), "transactions", "Monitors changes to keys to determine the execution of a transaction."),
+    c("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NOKEYS, Conn(C::Unwatch), "transactions", "Forgets about watched keys of a transaction."),
     // Server.
     c("swapdb", 3, WRITE | FAST, NOKEYS, Conn(C::Swapdb), "server", "Swaps two Redis databases."),
     with_subs(

@@ -10,7 +10,7 @@ use crate::config::{options, Opt, OPTIONS};
 use crate::protocol::{errors, parse_i64, Args, Reply};
 use crate::server::conn::{ConnState, ReplyMode};
 use crate::server::stats::CommandStats;
-use crate::shard::{Counters, Shard};
+use crate::shard::{Counters, Shard, TxId};
 use crate::store::KeyspaceStats;
 use crate::util::{eq_ic, glob_match, now_ms, now_us};
 
@@ -27,6 +27,9 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
             st.close = true;
         }
         ConnCmd::Reset => reset(st, out),
+        ConnCmd::Multi | ConnCmd::Exec | ConnCmd::Discard | ConnCmd::Watch | ConnCmd::Unwatch => {
+            crate::server::multi::run(which, st, args, out).await
+        }
         ConnCmd::Client => client(st, args, out).await,
         ConnCmd::Command => command(st, args, out),
         ConnCmd::Info => info(st, args, out).await,
@@ -35,7 +38,7 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
             let db = st.db;
             let n: usize = st
                 .shard
-                .broadcast(move |sh| sh.data.borrow().store.dbs[db].len())
+                .broadcast_in(st.tx, move |sh| sh.data.borrow().store.dbs[db].len())
                 .await
                 .iter()
                 .sum();
@@ -199,10 +202,15 @@ fn select(st: &mut ConnState, args: Args, out: &mut Vec<u8>) {
 
 /// Runs `f` on every shard while holding all their locks, so that no client sees the
 /// keyspace half changed (FLUSHALL, SWAPDB).
+/// Inside EXEC (`outer`), the transaction already holds every lock.
 async fn on_all_locked<T: Send + 'static>(
     shard: &Rc<Shard>,
+    outer: Option<TxId>,
     f: impl Fn(&Rc<Shard>) -> T + Send + Sync + Clone + 'static,
 ) -> Vec<T> {
+    if outer.is_some() {
+        return shard.broadcast_in(outer, f).await;
+    }
     let tx = shard.new_tx();
     let mut results = vec![];
     for s in 0..shard.nshards {
@@ -229,7 +237,7 @@ async fn swapdb(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         return st.reply(out).error(errors::DB_INDEX);
     }
     let (a, b) = (a as usize, b as usize);
-    on_all_locked(&st.shard, move |sh| {
+    on_all_locked(&st.shard, st.tx, move |sh| {
         let mut d = sh.data.borrow_mut();
         d.store.dbs.swap(a, b);
         d.dirty += 1;
@@ -247,6 +255,7 @@ fn reset(st: &mut ConnState, out: &mut Vec<u8>) {
     st.authenticated = st.shard.config().str(Opt::RequirePass).is_empty();
     st.client.name.borrow_mut().clear();
     st.client.no_evict.set(false);
+    crate::server::multi::reset(st);
     st.reply(out).simple("RESET");
 }
 
@@ -257,7 +266,7 @@ async fn flush(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>, all: bool)
         return st.reply(out).error(errors::SYNTAX);
     }
     let db = st.db;
-    on_all_locked(&st.shard, move |sh| {
+    on_all_locked(&st.shard, st.tx, move |sh| {
         let mut d = sh.data.borrow_mut();
         let n: usize = if all {
             d.store.dbs.iter().map(|x| x.len()).sum()
@@ -378,7 +387,7 @@ async fn client(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         }
         let lines = st
             .shard
-            .broadcast(move |sh| {
+            .broadcast_in(st.tx, move |sh| {
                 let now = Instant::now();
                 sh.clients
                     .borrow()
@@ -500,7 +509,7 @@ async fn client_kill(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
     // The calling connection is not killed under its own feet: it gets its reply, then closes.
     let results = st
         .shard
-        .broadcast(move |sh| {
+        .broadcast_in(st.tx, move |sh| {
             let clients: Vec<_> = sh.clients.borrow().clients.values().cloned().collect();
             let (mut n, mut hit_me) = (0, false);
             for c in clients {
@@ -787,14 +796,14 @@ async fn info(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
     if wanted.is_empty() {
         wanted = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
     }
-    let text = info_text(&st.shard, &wanted).await;
+    let text = info_text(&st.shard, st.tx, &wanted).await;
     st.reply(out).verbatim(text.as_bytes());
 }
 
 /// INFO's text for the given sections (lower-case names), in Redis's section order.
-pub async fn info_text(shard: &Rc<Shard>, wanted: &[String]) -> String {
+pub async fn info_text(shard: &Rc<Shard>, tx: Option<TxId>, wanted: &[String]) -> String {
     let reports = shard
-        .broadcast(|sh| {
+        .broadcast_in(tx, |sh| {
             let d = sh.data.borrow();
             ShardReport {
                 keyspace: d
@@ -1070,14 +1079,14 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         // Every shard gets its own copy of the new configuration.
         let shared = std::sync::Arc::new(cfg);
         st.shard
-            .broadcast(move |sh| {
+            .broadcast_in(st.tx, move |sh| {
                 *sh.config.borrow_mut() = Rc::new((*shared).clone());
             })
             .await;
         st.reply(out).ok();
     } else if eq_ic(sub, "resetstat") {
         st.shard
-            .broadcast(|sh| {
+            .broadcast_in(st.tx, |sh| {
                 let mut d = sh.data.borrow_mut();
                 d.cmdstats = CommandStats::default();
                 d.ks = KeyspaceStats::default();
@@ -1122,7 +1131,7 @@ async fn latency(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
     if eq_ic(sub, "histogram") {
         let merged = st
             .shard
-            .broadcast(|sh| sh.data.borrow().cmdstats.clone())
+            .broadcast_in(st.tx, |sh| sh.data.borrow().cmdstats.clone())
             .await
             .into_iter()
             .fold(CommandStats::default(), |mut acc, s| {
@@ -1224,7 +1233,7 @@ async fn debug(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
     } else if eq_ic(sub, "digest") {
         let parts = st
             .shard
-            .broadcast(|sh| {
+            .broadcast_in(st.tx, |sh| {
                 let d = sh.data.borrow();
                 let now = now_ms();
                 let mut acc = [0u8; 20];
@@ -1256,7 +1265,7 @@ async fn debug(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             let owner = st.shard.shard_of(key);
             let d = st
                 .shard
-                .run_on(owner, None, move |sh| {
+                .run_on(owner, st.tx, move |sh| {
                     let mut data = sh.data.borrow_mut();
                     let now = now_ms();
                     data.store.dbs[db]
@@ -1279,7 +1288,7 @@ async fn debug(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
     } else if eq_ic(sub, "set-active-expire") && args.len() == 3 {
         let on = args.get(2) != b"0";
         st.shard
-            .broadcast(move |sh| sh.counters.borrow_mut().active_expire = on)
+            .broadcast_in(st.tx, move |sh| sh.counters.borrow_mut().active_expire = on)
             .await;
         st.reply(out).ok();
     } else if eq_ic(sub, "help") {
@@ -1311,7 +1320,7 @@ async fn keys(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
     let db = st.db;
     let found = st
         .shard
-        .broadcast(move |sh| {
+        .broadcast_in(st.tx, move |sh| {
             let d = sh.data.borrow();
             let now = now_ms();
             let all = pattern == b"*";
@@ -1379,7 +1388,7 @@ async fn scan(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         let start = if top == 0 { None } else { Some(top as usize) };
         let (found, next) = st
             .shard
-            .run_on(shard_no as usize, None, move |sh| {
+            .run_on(shard_no as usize, st.tx, move |sh| {
                 let d = sh.data.borrow();
                 let now = now_ms();
                 let mut found = vec![];
@@ -1429,7 +1438,7 @@ async fn randomkey(st: &mut ConnState, out: &mut Vec<u8>) {
     let db = st.db;
     let sizes = st
         .shard
-        .broadcast(move |sh| sh.data.borrow().store.dbs[db].len())
+        .broadcast_in(st.tx, move |sh| sh.data.borrow().store.dbs[db].len())
         .await;
     let total: usize = sizes.iter().sum();
     if total == 0 {
@@ -1449,7 +1458,7 @@ async fn randomkey(st: &mut ConnState, out: &mut Vec<u8>) {
     }
     let key = st
         .shard
-        .run_on(target, None, move |sh| {
+        .run_on(target, st.tx, move |sh| {
             let mut d = sh.data.borrow_mut();
             let d = &mut *d;
             let now = now_ms();

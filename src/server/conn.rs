@@ -20,7 +20,8 @@ use crate::config::Opt;
 use crate::protocol::{errors, parse_command, Args, PackedArgs, ParseLimits, ParseResult, Reply};
 use crate::server::clients::ClientHandle;
 use crate::server::monitor;
-use crate::shard::{coord, join_all, Shard};
+use crate::server::multi::{self, Multi, Watched};
+use crate::shard::{coord, join_all, Shard, TxId};
 use crate::util::{cycles, now_ms, now_us};
 
 /// CLIENT REPLY modes.
@@ -46,6 +47,13 @@ pub struct ConnState {
     pub reply_mode: ReplyMode,
     /// Set by MONITOR: where this connection receives the lines it streams.
     pub monitor: Option<LocalReceiver<Rc<[u8]>>>,
+    /// Commands queued since MULTI (see `server::multi`).
+    pub multi: Option<Multi>,
+    /// Keys under WATCH, with what they held when watched.
+    pub watched: Vec<Watched>,
+    /// While EXEC runs: the transaction holding the shards' locks, which the commands it runs
+    /// pass through.
+    pub tx: Option<TxId>,
 }
 
 impl ConnState {
@@ -84,7 +92,7 @@ struct Pending {
 }
 
 /// The shard a keyed command runs on, or None when its keys span shards.
-fn route(shard: &Shard, def: &commands::CommandDef, args: &Args) -> Option<usize> {
+pub(crate) fn route(shard: &Shard, def: &commands::CommandDef, args: &Args) -> Option<usize> {
     if shard.nshards == 1 {
         return Some(shard.id);
     }
@@ -141,6 +149,9 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr, local:
         close: false,
         reply_mode: ReplyMode::On,
         monitor: None,
+        multi: None,
+        watched: Vec::new(),
+        tx: None,
     };
     let mut stream = stream;
     if let Err(e) = connection_loop(&mut st, &mut stream).await {
@@ -342,6 +353,7 @@ async fn run_batch(
                 idx
             }
             Err((cmd, msg)) => {
+                multi::refused(st);
                 let target = if direct {
                     &mut *out
                 } else {
@@ -354,6 +366,17 @@ async fn run_batch(
                 continue;
             }
         };
+        if multi::queues(st, &args) {
+            let target = if direct {
+                &mut *out
+            } else {
+                &mut pending.local
+            };
+            let start = target.len();
+            multi::queue(st, idx, &args, target);
+            finish_local(&mut pending, out, direct, start, suppress);
+            continue;
+        }
         let def = &COMMANDS[idx];
         st.client.last_cmd.set(def.name);
         let monitored = def.flags & (flags::ADMIN | flags::SKIP_MONITOR) == 0;
@@ -391,7 +414,7 @@ async fn run_batch(
                 None => {
                     flush(st, &mut pending, out).await;
                     let start = out.len();
-                    coord::run(&shard, idx, args, st.db, st.resp, out).await;
+                    coord::run(&shard, None, idx, args, st.db, st.resp, out).await;
                     if suppress {
                         out.truncate(start);
                     }

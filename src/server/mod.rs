@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod conn;
 pub mod monitor;
+pub mod multi;
 pub mod stats;
 
 use std::net::{SocketAddr, TcpListener as StdListener};

@@ -20,9 +20,12 @@ use crate::protocol::{Args, PackedArgs, Reply};
 use crate::store::{Entry, KeyspaceStats, Store};
 use crate::util::{cycles, now_ms};
 
-/// Runs command `cmd` (whose keys span shards) and appends its reply to `out`.
+/// Runs command `cmd` (whose keys span shards) and appends its reply to `out`. Inside a
+/// transaction that already holds the shards' locks (`outer`, MULTI/EXEC), the command runs
+/// under those and leaves them held.
 pub async fn run(
     shard: &Rc<Shard>,
+    outer: Option<TxId>,
     cmd: usize,
     args: Args<'_>,
     db: usize,
@@ -31,7 +34,10 @@ pub async fn run(
 ) {
     let t0 = cycles::now();
     let start = out.len();
-    let tx = shard.new_tx();
+    let tx = Tx {
+        id: outer.unwrap_or_else(|| shard.new_tx()),
+        owned: outer.is_none(),
+    };
     match COMMANDS[cmd].kind {
         Kind::Split(_, split) => run_split(shard, tx, cmd, split, args, db, resp, out).await,
         _ => run_gathered(shard, tx, cmd, args, db, resp, out).await,
@@ -57,16 +63,27 @@ fn sub_command(sh: &Shard, cmd: usize, args: &PackedArgs, db: usize, resp: u8) -
     out
 }
 
-async fn unlock_all(shard: &Rc<Shard>, shards: impl Iterator<Item = usize>, tx: TxId) {
+/// The transaction a command runs in, and whether it is the command's own (released at its
+/// end) or an enclosing EXEC's.
+#[derive(Clone, Copy)]
+struct Tx {
+    id: TxId,
+    owned: bool,
+}
+
+async fn unlock_all(shard: &Rc<Shard>, shards: impl Iterator<Item = usize>, tx: Tx) {
+    if !tx.owned {
+        return;
+    }
     for s in shards {
-        shard.unlock(s, tx).await;
+        shard.unlock(s, tx.id).await;
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn run_split(
     shard: &Rc<Shard>,
-    tx: TxId,
+    tx: Tx,
     cmd: usize,
     split: Split,
     args: Args<'_>,
@@ -103,7 +120,7 @@ async fn run_split(
             let mut replies: HashMap<usize, Vec<u8>> = HashMap::new();
             for (s, part) in parts {
                 let r = shard
-                    .lock_and_run(s, tx, move |sh| sub_command(sh, cmd, &part, db, resp))
+                    .lock_and_run(s, tx.id, move |sh| sub_command(sh, cmd, &part, db, resp))
                     .await;
                 replies.insert(s, r);
             }
@@ -137,7 +154,9 @@ async fn run_split(
                 }
                 let exists = crate::commands::lookup(b"exists").unwrap();
                 let r = shard
-                    .lock_and_run(s, tx, move |sh| sub_command(sh, exists, &probe, db, resp))
+                    .lock_and_run(s, tx.id, move |sh| {
+                        sub_command(sh, exists, &probe, db, resp)
+                    })
                     .await;
                 existing += parse_int_reply(&r);
             }
@@ -146,7 +165,7 @@ async fn run_split(
                 let futs: Vec<_> = parts
                     .into_iter()
                     .map(|(s, part)| {
-                        shard.run_on(s, Some(tx), move |sh| {
+                        shard.run_on(s, Some(tx.id), move |sh| {
                             sub_command(sh, mset, &part, db, resp)
                         })
                     })
@@ -164,7 +183,7 @@ type Fetched = Vec<(usize, Vec<u8>, Entry)>;
 
 async fn run_gathered(
     shard: &Rc<Shard>,
-    tx: TxId,
+    tx: Tx,
     cmd: usize,
     args: Args<'_>,
     db: usize,
@@ -188,7 +207,7 @@ async fn run_gathered(
         }
         let keys = keys.clone();
         let got: Fetched = shard
-            .lock_and_run(s, tx, move |sh| {
+            .lock_and_run(s, tx.id, move |sh| {
                 let now = now_ms();
                 let mut data = sh.data.borrow_mut();
                 let data = &mut *data;
@@ -261,7 +280,7 @@ async fn run_gathered(
     let futs: Vec<_> = writes
         .into_iter()
         .map(|(s, w)| {
-            shard.run_on(s, Some(tx), move |sh| {
+            shard.run_on(s, Some(tx.id), move |sh| {
                 let mut data = sh.data.borrow_mut();
                 for (d, k, e) in w {
                     data.dirty += 1;

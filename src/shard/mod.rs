@@ -271,10 +271,19 @@ impl Shard {
         self: &Rc<Self>,
         f: impl Fn(&Rc<Shard>) -> T + Send + Sync + Clone + 'static,
     ) -> Vec<T> {
+        self.broadcast_in(None, f).await
+    }
+
+    /// [`Shard::broadcast`] as part of transaction `tx` (None: ordinary work).
+    pub async fn broadcast_in<T: Send + 'static>(
+        self: &Rc<Self>,
+        tx: Option<TxId>,
+        f: impl Fn(&Rc<Shard>) -> T + Send + Sync + Clone + 'static,
+    ) -> Vec<T> {
         let futs: Vec<_> = (0..self.nshards)
             .map(|s| {
                 let f = f.clone();
-                self.run_on(s, None, move |sh| f(sh))
+                self.run_on(s, tx, move |sh| f(sh))
             })
             .collect();
         join_all(futs).await

@@ -1,0 +1,309 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+//!
+//! Between MULTI and EXEC a connection only queues commands. EXEC runs the queue atomically:
+//! - When every queued command is keyed and all of them (and every watched key) live on one
+//!   shard, the whole queue runs there in one step, with nothing else interleaved (the fast
+//!   path: one message for a remote shard, none for the connection's own).
+//! - Otherwise EXEC takes the locks of every shard involved (all of them when a queued
+//!   command works on the whole keyspace, such as FLUSHDB or DBSIZE) in ascending order,
+//!   checks the watched keys, runs the commands one by one under those locks, and releases
+//!   them: strict two-phase locking, as cross-shard commands do (`shard::coord`).
+//!
+//! WATCH needs no per-key bookkeeping on the shards: every write gives its key a new stamp
+//! (DESIGN §5), so a key has changed since WATCH exactly when its stamp differs or it
+//! appeared or disappeared. (A key created and deleted again between WATCH and EXEC is the
+//! one change this cannot see; Redis would abort. Tombstones will close that gap.)
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use super::conn::{route, ConnState, RemoteBatch};
+use crate::commands::{self, flags, ConnCmd, Kind, COMMANDS};
+use crate::protocol::{Args, PackedArgs};
+use crate::shard::{coord, Shard};
+use crate::store::KeyspaceStats;
+use crate::util::{eq_ic, now_ms};
+
+/// Commands queued since MULTI.
+#[derive(Default)]
+pub struct Multi {
+    pub queued: RemoteBatch,
+    /// A command was refused while queuing: EXEC must answer EXECABORT.
+    pub failed: bool,
+}
+
+/// A watched key and its stamp when it was watched (None: it did not exist).
+pub struct Watched {
+    db: usize,
+    key: Vec<u8>,
+    stamp: Option<u64>,
+}
+
+/// Whether `args` (a command that passed admission) is queued rather than run, inside MULTI.
+pub fn queues(st: &ConnState, args: &Args) -> bool {
+    if st.multi.is_none() {
+        return false;
+    }
+    let name = args.get(0);
+    !["exec", "discard", "multi", "watch", "quit", "reset"]
+        .iter()
+        .any(|n| eq_ic(name, n))
+}
+
+/// Queues a command inside MULTI and writes its reply (+QUEUED or a refusal).
+pub fn queue(st: &mut ConnState, idx: usize, args: &Args, out: &mut Vec<u8>) {
+    let def = &COMMANDS[idx];
+    let multi = st.multi.as_mut().expect("inside MULTI");
+    if def.flags & flags::NO_MULTI != 0 {
+        multi.failed = true;
+        return st
+            .reply(out)
+            .error("ERR Command not allowed inside a transaction");
+    }
+    let first = multi.queued.args.push(args.iter());
+    multi
+        .queued
+        .cmds
+        .push((idx as u16, first as u32, args.len() as u32));
+    st.client.multi.set(multi.queued.cmds.len() as i64);
+    st.reply(out).simple("QUEUED");
+}
+
+/// A command refused by admission while in MULTI makes EXEC fail.
+pub fn refused(st: &mut ConnState) {
+    if let Some(m) = st.multi.as_mut() {
+        m.failed = true;
+    }
+}
+
+pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
+    match which {
+        ConnCmd::Multi => {
+            if st.multi.is_some() {
+                return st.reply(out).error("ERR MULTI calls can not be nested");
+            }
+            st.multi = Some(Multi::default());
+            st.client.multi.set(0);
+            st.reply(out).ok();
+        }
+        ConnCmd::Discard => {
+            if st.multi.is_none() {
+                return st.reply(out).error("ERR DISCARD without MULTI");
+            }
+            reset(st);
+            st.reply(out).ok();
+        }
+        ConnCmd::Watch => {
+            if st.multi.is_some() {
+                return st.reply(out).error("ERR WATCH inside MULTI is not allowed");
+            }
+            watch(st, &args).await;
+            st.reply(out).ok();
+        }
+        ConnCmd::Unwatch => {
+            st.watched.clear();
+            st.reply(out).ok();
+        }
+        ConnCmd::Exec => exec(st, out).await,
+        _ => unreachable!("not a transaction command"),
+    }
+}
+
+/// Leaves MULTI and forgets the watched keys (DISCARD, EXEC, RESET).
+pub fn reset(st: &mut ConnState) {
+    st.multi = None;
+    st.watched.clear();
+    st.client.multi.set(-1);
+}
+
+/// The stamps of some keys of one shard, as they are now (None: missing or expired).
+fn stamps(sh: &Shard, keys: &[DbKey]) -> Vec<Option<u64>> {
+    let mut data = sh.data.borrow_mut();
+    let now = now_ms();
+    let mut ks = KeyspaceStats::default();
+    keys.iter()
+        .map(|(db, k)| data.store.dbs[*db].get(k, now, &mut ks).map(|e| e.stamp))
+        .collect()
+}
+
+async fn watch(st: &mut ConnState, args: &Args<'_>) {
+    let shard = st.shard.clone();
+    for i in 1..args.len() {
+        let key = args.get(i);
+        if st.watched.iter().any(|w| w.db == st.db && w.key == key) {
+            continue;
+        }
+        let owner = shard.shard_of(key);
+        let probe = vec![(st.db, key.to_vec())];
+        let stamp = shard
+            .run_on(owner, None, move |sh| stamps(sh, &probe)[0])
+            .await;
+        st.watched.push(Watched {
+            db: st.db,
+            key: key.to_vec(),
+            stamp,
+        });
+    }
+}
+
+/// A db and key.
+type DbKey = (usize, Vec<u8>);
+
+/// The watched keys that live on shard `s`, and their stamps when watched.
+fn watched_on(st: &ConnState, s: usize) -> (Vec<DbKey>, Vec<Option<u64>>) {
+    st.watched
+        .iter()
+        .filter(|w| st.shard.shard_of(&w.key) == s)
+        .map(|w| ((w.db, w.key.clone()), w.stamp))
+        .unzip()
+}
+
+async fn exec(st: &mut ConnState, out: &mut Vec<u8>) {
+    let Some(multi) = st.multi.take() else {
+        return st.reply(out).error("ERR EXEC without MULTI");
+    };
+    if multi.failed {
+        reset(st);
+        return st
+            .reply(out)
+            .error("EXECABORT Transaction discarded because of previous errors.");
+    }
+    let batch = multi.queued;
+    let shard = st.shard.clone();
+    let n = batch.cmds.len();
+
+    // Where each command runs: Some(shard) for a keyed command on one shard.
+    let targets: Vec<Option<usize>> = batch
+        .cmds
+        .iter()
+        .map(|&(idx, first, len)| {
+            let def = &COMMANDS[idx as usize];
+            match def.kind {
+                Kind::Conn(_) => None,
+                _ => route(&shard, def, &batch.args.args(first as usize, len as usize)),
+            }
+        })
+        .collect();
+    let watch_shards: BTreeSet<usize> = st.watched.iter().map(|w| shard.shard_of(&w.key)).collect();
+    let single = match targets.first().copied().flatten() {
+        Some(s)
+            if targets.iter().all(|t| *t == Some(s)) && watch_shards.iter().all(|&w| w == s) =>
+        {
+            Some(s)
+        }
+        None if n == 0 && watch_shards.len() <= 1 => {
+            Some(watch_shards.first().copied().unwrap_or(shard.id))
+        }
+        _ => None,
+    };
+    let (db, resp) = (st.db, st.resp);
+    if let Some(s) = single {
+        let (keys, then) = watched_on(st, s);
+        let replies = shard
+            .run_on(s, None, move |sh| {
+                if stamps(sh, &keys) != then {
+                    return None;
+                }
+                Some(sh.execute_batch(&batch, db, resp).0)
+            })
+            .await;
+        st.watched.clear();
+        st.client.multi.set(-1);
+        match replies {
+            None => st.reply(out).null_array(),
+            Some(r) => {
+                st.reply(out).array(n);
+                out.extend_from_slice(&r);
+            }
+        }
+        return;
+    }
+
+    // The general path: lock every shard involved, in ascending order.
+    let mut involved: BTreeSet<usize> = watch_shards;
+    let mut keyspace_wide = false;
+    for (i, &(idx, first, len)) in batch.cmds.iter().enumerate() {
+        let def = &COMMANDS[idx as usize];
+        match def.kind {
+            Kind::Conn(c) => keyspace_wide |= touches_keyspace(c),
+            _ => match targets[i] {
+                Some(s) => {
+                    involved.insert(s);
+                }
+                None => {
+                    let args = batch.args.args(first as usize, len as usize);
+                    involved.extend(
+                        def.key_positions(&args)
+                            .map(|p| shard.shard_of(args.get(p))),
+                    );
+                }
+            },
+        }
+    }
+    if keyspace_wide {
+        involved.extend(0..shard.nshards);
+    }
+    let tx = shard.new_tx();
+    let mut changed = false;
+    for &s in &involved {
+        let (keys, then) = watched_on(st, s);
+        changed |= shard
+            .lock_and_run(s, tx, move |sh| stamps(sh, &keys) != then)
+            .await;
+    }
+    st.watched.clear();
+    st.client.multi.set(-1);
+    if changed {
+        unlock(&shard, &involved, tx).await;
+        return st.reply(out).null_array();
+    }
+    st.reply(out).array(n);
+    st.tx = Some(tx);
+    for (i, &(idx, first, len)) in batch.cmds.iter().enumerate() {
+        let cmd = idx as usize;
+        let args = batch.args.args(first as usize, len as usize);
+        match (COMMANDS[cmd].kind, targets[i]) {
+            (Kind::Conn(which), _) => {
+                Box::pin(commands::server::run(which, st, args, out)).await;
+            }
+            (_, Some(s)) if s == shard.id => {
+                let cfg = shard.config();
+                shard.execute(&cfg, cmd, args, st.db, st.resp, now_ms(), out);
+            }
+            (_, Some(s)) => {
+                let mut one = PackedArgs::default();
+                one.push(args.iter());
+                let (db, resp) = (st.db, st.resp);
+                let r = shard
+                    .run_on(s, Some(tx), move |sh| {
+                        let cfg = sh.config();
+                        let mut r = Vec::new();
+                        let args = one.args(0, one.spans.len());
+                        sh.execute(&cfg, cmd, args, db, resp, now_ms(), &mut r);
+                        r
+                    })
+                    .await;
+                out.extend_from_slice(&r);
+            }
+            (_, None) => coord::run(&shard, Some(tx), cmd, args, st.db, st.resp, out).await,
+        }
+    }
+    st.tx = None;
+    unlock(&shard, &involved, tx).await;
+}
+
+async fn unlock(shard: &Rc<Shard>, shards: &BTreeSet<usize>, tx: u64) {
+    for &s in shards {
+        shard.unlock(s, tx).await;
+    }
+}
+
+/// Connection commands that read or change the whole keyspace: inside EXEC they need every
+/// shard's lock.
+fn touches_keyspace(c: ConnCmd) -> bool {
+    use ConnCmd::*;
+    matches!(
+        c,
+        Swapdb | Dbsize | Flushdb | Flushall | Keys | Scan | Randomkey | Debug | Info
+    )
+}
