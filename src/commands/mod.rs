@@ -327,6 +327,15 @@ pub enum ConnCmd {
     Discard,
     Watch,
     Unwatch,
+    Subscribe,
+    Psubscribe,
+    Ssubscribe,
+    Unsubscribe,
+    Punsubscribe,
+    Sunsubscribe,
+    Publish,
+    Spublish,
+    Pubsub,
 }
 
 #[derive(Clone, Copy)]
@@ -542,6 +551,19 @@ pub static COMMANDS: &[CommandDef] = &[
     c("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NOKEYS, Conn(C::Discard), "transactions", "Discards a transaction."),
     c("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, ALLKEYS, Conn(C::Watch), "transactions", "Monitors changes to keys to determine the execution of a transaction."),
     c("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NOKEYS, Conn(C::Unwatch), "transactions", "Forgets about watched keys of a transaction."),
+    // Pub/Sub (server::pubsub).
+    c("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NOKEYS, Conn(C::Subscribe), "pubsub", "Listens for messages published to channels."),
+    c("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NOKEYS, Conn(C::Psubscribe), "pubsub", "Listens for messages published to channels that match one or more patterns."),
+    c("ssubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NOKEYS, Conn(C::Ssubscribe), "pubsub", "Listens for messages published to shard channels."),
+    c("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NOKEYS, Conn(C::Unsubscribe), "pubsub", "Stops listening to messages posted to channels."),
+    c("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NOKEYS, Conn(C::Punsubscribe), "pubsub", "Stops listening to messages published to channels that match one or more patterns."),
+    c("sunsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NOKEYS, Conn(C::Sunsubscribe), "pubsub", "Stops listening to messages posted to shard channels."),
+    c("publish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, NOKEYS, Conn(C::Publish), "pubsub", "Posts a message to a channel."),
+    c("spublish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, NOKEYS, Conn(C::Spublish), "pubsub", "Post a message to a shard channel"),
+    with_subs(
+        c("pubsub", -2, 0, NOKEYS, Conn(C::Pubsub), "pubsub", "A container for Pub/Sub commands."),
+        &[("channels", -2), ("numsub", -2), ("numpat", 2), ("shardchannels", -2), ("shardnumsub", -2), ("help", 2)],
+    ),
     // Server.
     c("swapdb", 3, WRITE | FAST, NOKEYS, Conn(C::Swapdb), "server", "Swaps two Redis databases."),
     with_subs(

@@ -30,6 +30,15 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
         ConnCmd::Multi | ConnCmd::Exec | ConnCmd::Discard | ConnCmd::Watch | ConnCmd::Unwatch => {
             crate::server::multi::run(which, st, args, out).await
         }
+        ConnCmd::Subscribe
+        | ConnCmd::Psubscribe
+        | ConnCmd::Ssubscribe
+        | ConnCmd::Unsubscribe
+        | ConnCmd::Punsubscribe
+        | ConnCmd::Sunsubscribe
+        | ConnCmd::Publish
+        | ConnCmd::Spublish
+        | ConnCmd::Pubsub => crate::server::pubsub::run(which, st, args, out).await,
         ConnCmd::Client => client(st, args, out).await,
         ConnCmd::Command => command(st, args, out),
         ConnCmd::Info => info(st, args, out).await,
@@ -55,8 +64,9 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
         }
         ConnCmd::Shutdown => shutdown(st, args, out),
         ConnCmd::Monitor => {
-            if st.monitor.is_none() {
-                st.monitor = Some(crate::server::monitor::start(&st.shard, st.client.id).await);
+            if !st.client.monitor.get() {
+                let inbox = st.inbox_sender();
+                crate::server::monitor::start(&st.shard, st.client.id, inbox).await;
                 st.client.monitor.set(true);
             }
             st.reply(out).ok();
@@ -81,6 +91,14 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
 }
 
 fn ping(st: &mut ConnState, args: Args, out: &mut Vec<u8>) {
+    if st.resp == 2 && st.subs.active() && args.len() <= 2 {
+        // A subscribed RESP2 connection gets PING's answer as a message-shaped array.
+        let mut r = st.reply(out);
+        r.array(2);
+        r.bulk(b"pong");
+        r.bulk(if args.len() == 2 { args.get(1) } else { b"" });
+        return;
+    }
     match args.len() {
         1 => st.reply(out).simple("PONG"),
         2 => st.reply(out).bulk(args.get(1)),
@@ -256,6 +274,7 @@ fn reset(st: &mut ConnState, out: &mut Vec<u8>) {
     st.client.name.borrow_mut().clear();
     st.client.no_evict.set(false);
     crate::server::multi::reset(st);
+    crate::server::pubsub::forget(st);
     st.reply(out).simple("RESET");
 }
 

@@ -21,6 +21,7 @@ use crate::protocol::{errors, parse_command, Args, PackedArgs, ParseLimits, Pars
 use crate::server::clients::ClientHandle;
 use crate::server::monitor;
 use crate::server::multi::{self, Multi, Watched};
+use crate::server::pubsub;
 use crate::shard::{coord, join_all, Shard, TxId};
 use crate::util::{cycles, now_ms, now_us};
 
@@ -45,8 +46,10 @@ pub struct ConnState {
     /// Close once the replies gathered so far are written (QUIT, protocol error, kill).
     pub close: bool,
     pub reply_mode: ReplyMode,
-    /// Set by MONITOR: where this connection receives the lines it streams.
-    pub monitor: Option<LocalReceiver<Rc<[u8]>>>,
+    /// What other shards and connections push to this one (pub/sub messages, MONITOR
+    /// lines): made on first use.
+    pub inbox: Option<(LocalReceiver<Rc<[u8]>>, pubsub::Inbox)>,
+    pub subs: pubsub::Subscriptions,
     /// Commands queued since MULTI (see `server::multi`).
     pub multi: Option<Multi>,
     /// Keys under WATCH, with what they held when watched.
@@ -59,6 +62,17 @@ pub struct ConnState {
 impl ConnState {
     pub fn reply<'a>(&self, out: &'a mut Vec<u8>) -> Reply<'a> {
         Reply::new(out, self.resp)
+    }
+
+    /// Where others push to this connection (made on first use).
+    pub fn inbox_sender(&mut self) -> pubsub::Inbox {
+        self.inbox
+            .get_or_insert_with(|| {
+                let (tx, rx) = glommio::channels::local_channel::new_unbounded();
+                (rx, Rc::new(tx))
+            })
+            .1
+            .clone()
     }
 
     /// Whether the client must still authenticate. A connection made while no password was
@@ -148,7 +162,8 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr, local:
         authenticated: cfg.str(Opt::RequirePass).is_empty(),
         close: false,
         reply_mode: ReplyMode::On,
-        monitor: None,
+        inbox: None,
+        subs: Default::default(),
         multi: None,
         watched: Vec::new(),
         tx: None,
@@ -157,9 +172,10 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr, local:
     if let Err(e) = connection_loop(&mut st, &mut stream).await {
         tracing::debug!("client {id} ({peer}): {e}");
     }
-    if st.monitor.is_some() {
+    if client.monitor.get() {
         monitor::stop(&shard, id).await;
     }
+    pubsub::forget(&mut st);
     shard.clients.borrow_mut().remove(id);
 }
 
@@ -185,10 +201,10 @@ async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io:
                 rbuf.resize(want, 0);
             }
         }
-        let n = match &st.monitor {
+        let n = match &st.inbox {
             None => stream.read(&mut rbuf[end..]).await?,
-            Some(lines) => {
-                // A monitoring client: stream lines while still reading its commands.
+            Some((lines, _)) => {
+                // Stream what is pushed (messages, MONITOR lines) while reading commands.
                 enum Event {
                     Read(std::io::Result<usize>),
                     Line(Option<Rc<[u8]>>),
@@ -319,6 +335,12 @@ fn admit(st: &ConnState, args: &Args) -> Result<(usize, Option<&'static str>), R
     let sub = def.check_subcommand(args).map_err(|e| (Some(idx), e))?;
     if def.flags & flags::NO_AUTH == 0 && st.auth_required() {
         return Err((Some(idx), errors::NOAUTH.as_bytes().to_vec()));
+    }
+    if st.resp == 2 && st.subs.active() && !pubsub::allowed_when_subscribed(args.get(0)) {
+        return Err((
+            Some(idx),
+            pubsub::not_allowed_error(args.get(0)).into_bytes(),
+        ));
     }
     Ok((idx, sub))
 }

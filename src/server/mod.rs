@@ -5,6 +5,7 @@ pub mod clients;
 pub mod conn;
 pub mod monitor;
 pub mod multi;
+pub mod pubsub;
 pub mod stats;
 
 use std::net::{SocketAddr, TcpListener as StdListener};

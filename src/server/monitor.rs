@@ -7,13 +7,13 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
+use glommio::channels::local_channel::LocalSender;
 
 use crate::protocol::Args;
 use crate::shard::Shard;
 
 /// Where a monitoring connection receives its lines.
-type LineSender = LocalSender<Rc<[u8]>>;
+type LineSender = Rc<LocalSender<Rc<[u8]>>>;
 
 #[derive(Default)]
 pub struct Monitors {
@@ -36,15 +36,13 @@ impl Monitors {
     }
 }
 
-/// Turns connection `id` on `shard` into a monitor; returns where its lines arrive.
-pub async fn start(shard: &Rc<Shard>, id: u64) -> LocalReceiver<Rc<[u8]>> {
-    let (tx, rx) = local_channel::new_unbounded();
-    shard.monitors.local.borrow_mut().push((id, tx));
+/// Turns connection `id` on `shard` into a monitor whose lines go to `inbox`.
+pub async fn start(shard: &Rc<Shard>, id: u64, inbox: LineSender) {
+    shard.monitors.local.borrow_mut().push((id, inbox));
     let me = shard.id;
     shard
         .broadcast(move |sh| sh.monitors.set_target(me, true))
         .await;
-    rx
 }
 
 /// Removes monitor `id` (its connection closed).

@@ -87,6 +87,7 @@ pub struct Shard {
     pub run_id: Rc<str>,
     pub counters: RefCell<Counters>,
     pub monitors: crate::server::monitor::Monitors,
+    pub pubsub: crate::server::pubsub::Registry,
     /// The time as of the last background cycle (1000/hz ms): fine enough for idle times,
     /// and free to read on every request.
     pub coarse_now: Cell<std::time::Instant>,
@@ -176,6 +177,7 @@ impl Shard {
                 ..Default::default()
             }),
             monitors: Default::default(),
+            pubsub: Default::default(),
             coarse_now: Cell::new(std::time::Instant::now()),
         })
     }
