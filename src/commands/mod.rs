@@ -543,7 +543,7 @@ pub static COMMANDS: &[CommandDef] = &[
     c("reset", 1, FAST | NO_AUTH | STALE | LOADING, NOKEYS, Conn(C::Reset), "connection", "Resets the connection."),
     with_subs(
         c("client", -2, STALE | LOADING, NOKEYS, Conn(C::Client), "connection", "A container for client connection commands."),
-        &[("id", 2), ("setname", 3), ("getname", 2), ("setinfo", 4), ("list", -2), ("info", 2), ("kill", -3), ("reply", 3), ("no-evict", 3), ("help", 2)],
+        &[("id", 2), ("setname", 3), ("getname", 2), ("setinfo", 4), ("list", -2), ("info", 2), ("kill", -3), ("reply", 3), ("no-evict", 3), ("unblock", -3), ("help", 2)],
     ),
     // Transactions (server::multi).
     c("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NOKEYS, Conn(C::Multi), "transactions", "Starts a transaction."),

@@ -438,6 +438,25 @@ async fn client(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         } else {
             st.reply(out).error(errors::SYNTAX);
         }
+    } else if eq_ic(sub, "unblock") {
+        if argc > 4 {
+            return wrong(st, out);
+        }
+        let Some(id) = parse_i64(args.get(2)) else {
+            return st.reply(out).error(errors::NOT_INTEGER);
+        };
+        let error = match args.len() {
+            3 => false,
+            _ if eq_ic(args.get(3), "timeout") => false,
+            _ if eq_ic(args.get(3), "error") => true,
+            _ => {
+                return st
+                    .reply(out)
+                    .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+            }
+        };
+        let done = crate::server::blocking::unblock(&st.shard, id as u64, error).await;
+        st.reply(out).int(done as i64);
     } else if eq_ic(sub, "no-evict") {
         if argc != 3 {
             return wrong(st, out);
@@ -721,6 +740,7 @@ struct ShardReport {
     dirty: u64,
     cmdstats: CommandStats,
     clients: usize,
+    blocked: usize,
     counters: Counters,
 }
 
@@ -835,6 +855,7 @@ pub async fn info_text(shard: &Rc<Shard>, tx: Option<TxId>, wanted: &[String]) -
                 dirty: d.dirty,
                 cmdstats: d.cmdstats.clone(),
                 clients: sh.clients.borrow().clients.len(),
+                blocked: sh.blocking.blocked_clients(),
                 counters: sh.counters.borrow().clone(),
             }
         })
@@ -843,7 +864,7 @@ pub async fn info_text(shard: &Rc<Shard>, tx: Option<TxId>, wanted: &[String]) -
     let mut cmdstats = CommandStats::default();
     let mut ks = KeyspaceStats::default();
     let mut counters = Counters::default();
-    let (mut dirty, mut clients, mut ops) = (0, 0, 0);
+    let (mut dirty, mut clients, mut blocked, mut ops) = (0, 0, 0, 0);
     let mut keyspace = vec![(0usize, 0usize); cfg.databases()];
     for r in &reports {
         cmdstats.merge(&r.cmdstats);
@@ -852,6 +873,7 @@ pub async fn info_text(shard: &Rc<Shard>, tx: Option<TxId>, wanted: &[String]) -
         ks.keyspace_misses += r.ks.keyspace_misses;
         dirty += r.dirty;
         clients += r.clients;
+        blocked += r.blocked;
         ops += r.counters.ops_per_sec();
         counters.connections_received += r.counters.connections_received;
         counters.rejected_connections += r.counters.rejected_connections;
@@ -892,7 +914,7 @@ pub async fn info_text(shard: &Rc<Shard>, tx: Option<TxId>, wanted: &[String]) -
     if want("clients") {
         let _ = write!(
             t,
-            "# Clients\r\nconnected_clients:{clients}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n\r\n",
+            "# Clients\r\nconnected_clients:{clients}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{blocked}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n\r\n",
             cfg.int(Opt::Maxclients)
         );
     }

@@ -21,7 +21,7 @@ use crate::protocol::{errors, parse_command, Args, PackedArgs, ParseLimits, Pars
 use crate::server::clients::ClientHandle;
 use crate::server::monitor;
 use crate::server::multi::{self, Multi, Watched};
-use crate::server::pubsub;
+use crate::server::{blocking, pubsub};
 use crate::shard::{coord, join_all, Shard, TxId};
 use crate::util::{cycles, now_ms, now_us};
 
@@ -404,6 +404,16 @@ async fn run_batch(
         let monitored = def.flags & (flags::ADMIN | flags::SKIP_MONITOR) == 0;
         if monitored && !matches!(def.kind, Kind::Conn(_)) && shard.monitors.active.get() {
             feed_monitors(st, &args).await;
+        }
+        if def.flags & flags::BLOCKING != 0 {
+            flush(st, &mut pending, out).await;
+            let start = out.len();
+            blocking::run(st, idx, args, out).await;
+            if suppress {
+                out.truncate(start);
+            }
+            now = now_ms();
+            continue;
         }
         match def.kind {
             Kind::Keyed(_) | Kind::Split(..) => match route(&shard, def, &args) {

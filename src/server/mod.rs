@@ -1,6 +1,7 @@
 //! Process start-up: the shard executors, the replication executor, listeners and the
 //! per-shard background cycle (active expiry, ops/sec sampling, idle client timeout).
 
+pub mod blocking;
 pub mod clients;
 pub mod conn;
 pub mod monitor;

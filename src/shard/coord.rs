@@ -282,17 +282,24 @@ async fn run_gathered(
         .map(|(s, w)| {
             shard.run_on(s, Some(tx.id), move |sh| {
                 let mut data = sh.data.borrow_mut();
+                let mut written = vec![];
                 for (d, k, e) in w {
                     data.dirty += 1;
                     match e {
                         Some(e) => {
                             data.clock.observe(e.stamp);
                             data.store.dbs[d].insert(&k, e);
+                            written.push((d, k));
                         }
                         None => {
                             data.store.dbs[d].remove(&k);
                         }
                     }
+                }
+                drop(data);
+                // Keys that got values may be what blocked clients wait for.
+                for (d, k) in written {
+                    sh.serve_blocked(d, std::iter::once(k.as_slice()));
                 }
             })
         })

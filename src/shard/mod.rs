@@ -88,6 +88,7 @@ pub struct Shard {
     pub counters: RefCell<Counters>,
     pub monitors: crate::server::monitor::Monitors,
     pub pubsub: crate::server::pubsub::Registry,
+    pub blocking: crate::server::blocking::Registry,
     /// The time as of the last background cycle (1000/hz ms): fine enough for idle times,
     /// and free to read on every request.
     pub coarse_now: Cell<std::time::Instant>,
@@ -178,6 +179,7 @@ impl Shard {
             }),
             monitors: Default::default(),
             pubsub: Default::default(),
+            blocking: Default::default(),
             coarse_now: Cell::new(std::time::Instant::now()),
         })
     }
@@ -391,7 +393,29 @@ impl Shard {
     /// Runs one keyed command on this shard's data, appending its reply to `out`, and counts
     /// it in this shard's statistics.
     #[allow(clippy::too_many_arguments)]
+    /// Runs a keyed command on this shard's data and records its statistics; then, if it
+    /// wrote and clients are blocked on this shard, serves them.
+    #[allow(clippy::too_many_arguments)]
     pub fn execute(
+        self: &Rc<Self>,
+        cfg: &Config,
+        cmd: usize,
+        args: Args,
+        db: usize,
+        resp: u8,
+        now_ms: u64,
+        out: &mut Vec<u8>,
+    ) {
+        self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
+        let def = &COMMANDS[cmd];
+        if def.is_write() && !self.blocking.is_idle() {
+            self.serve_blocked(db, def.key_positions(&args).map(|p| args.get(p)));
+        }
+    }
+
+    /// [`Shard::execute`] without serving blocked clients.
+    #[allow(clippy::too_many_arguments)]
+    pub fn execute_unhooked(
         &self,
         cfg: &Config,
         cmd: usize,
@@ -417,7 +441,12 @@ impl Shard {
     }
 
     /// Runs a batch forwarded by another shard; returns the replies and where each ends.
-    pub fn execute_batch(&self, batch: &RemoteBatch, db: usize, resp: u8) -> (Vec<u8>, Vec<u32>) {
+    pub fn execute_batch(
+        self: &Rc<Self>,
+        batch: &RemoteBatch,
+        db: usize,
+        resp: u8,
+    ) -> (Vec<u8>, Vec<u32>) {
         let now = now_ms();
         let cfg = self.config();
         let mut out = Vec::with_capacity(batch.cmds.len() * 16);
