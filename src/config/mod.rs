@@ -88,6 +88,9 @@ pub fn parse_value(def: &OptionDef, raw: &str) -> Result<Val, String> {
                 Err("argument(s) must be one of the following: ".to_string() + &choices.join(", "))
             }
         }
+        Kind::Events => crate::server::notify::parse(raw)
+            .map(|f| Val::Str(crate::server::notify::format(f)))
+            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()),
         Kind::Str | Kind::Words => {
             if def.flags & options::MULTI != 0 {
                 Ok(Val::List(if raw.is_empty() {

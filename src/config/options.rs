@@ -18,6 +18,8 @@ pub enum Kind {
     Enum(&'static [&'static str]),
     /// Free text with several words (save points, bind addresses, buffer limits).
     Words,
+    /// Keyspace event classes (`notify-keyspace-events`), kept in canonical form.
+    Events,
 }
 
 pub const IMMUTABLE: u8 = 1;
@@ -101,7 +103,7 @@ options! {
     LatencyMonitorThreshold = "latency-monitor-threshold": Int { min: 0, max: I64MAX }, "0", ACCEPTED;
     SlowlogLogSlowerThan = "slowlog-log-slower-than": Int { min: -1, max: I64MAX }, "10000", ACCEPTED;
     SlowlogMaxLen = "slowlog-max-len": Int { min: 0, max: I64MAX }, "128", ACCEPTED;
-    NotifyKeyspaceEvents = "notify-keyspace-events": Str, "", 0;
+    NotifyKeyspaceEvents = "notify-keyspace-events": Events, "", 0;
     // Memory.
     Maxmemory = "maxmemory": Memory { max: I64MAX }, "0", ACCEPTED;
     MaxmemoryPolicy = "maxmemory-policy": Enum(&["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]), "noeviction", ACCEPTED;

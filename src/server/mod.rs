@@ -6,6 +6,7 @@ pub mod clients;
 pub mod conn;
 pub mod monitor;
 pub mod multi;
+pub mod notify;
 pub mod pubsub;
 pub mod stats;
 
@@ -413,6 +414,7 @@ async fn cron(shard: Rc<Shard>) {
         if shard.counters.borrow().active_expire && shard.gate.holder().is_none() {
             active_expire(&shard, now, &mut rng);
         }
+        shard.publish_expired(notify::enabled(&shard.config()));
         let total = shard.data.borrow().cmdstats.total_commands;
         {
             let mut c = shard.counters.borrow_mut();

@@ -21,6 +21,7 @@ use crate::config::{Config, Opt};
 use crate::protocol::{Args, Reply};
 use crate::server::clients::ClientRegistry;
 use crate::server::conn::RemoteBatch;
+use crate::server::notify;
 use crate::server::stats::CommandStats;
 use crate::store::{Hlc, KeyspaceStats, Store};
 use crate::util::{cycles, now_ms};
@@ -406,10 +407,56 @@ impl Shard {
         now_ms: u64,
         out: &mut Vec<u8>,
     ) {
-        self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
         let def = &COMMANDS[cmd];
-        if def.is_write() && !self.blocking.is_idle() {
+        if !def.is_write() {
+            return self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
+        }
+        let notify = notify::enabled(cfg);
+        if notify == 0 {
+            self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
+        } else {
+            self.execute_notifying(notify, cfg, cmd, args, db, resp, now_ms, out);
+        }
+        if !self.blocking.is_idle() {
             self.serve_blocked(db, def.key_positions(&args).map(|p| args.get(p)));
+        }
+    }
+
+    /// [`Shard::execute_unhooked`] for a write while keyspace notifications are on.
+    #[allow(clippy::too_many_arguments)]
+    fn execute_notifying(
+        self: &Rc<Self>,
+        flags: u32,
+        cfg: &Config,
+        cmd: usize,
+        args: Args,
+        db: usize,
+        resp: u8,
+        now_ms: u64,
+        out: &mut Vec<u8>,
+    ) {
+        let def = &COMMANDS[cmd];
+        let before: Vec<bool> = def
+            .key_positions(&args)
+            .map(|p| notify::exists(self, db, args.get(p), now_ms))
+            .collect();
+        let dirty = self.data.borrow().dirty;
+        self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
+        self.publish_expired(flags);
+        if self.data.borrow().dirty != dirty {
+            let events = notify::events_of(self, cmd, &args, db, &before, now_ms);
+            notify::publish(self, flags, events);
+        }
+    }
+
+    /// Publishes `expired` events for the keys expiry removed (and forgets them).
+    pub fn publish_expired(self: &Rc<Self>, flags: u32) {
+        let mut keys = vec![];
+        for (i, db) in self.data.borrow_mut().store.dbs.iter_mut().enumerate() {
+            keys.extend(db.take_expired().into_iter().map(|k| (i, k)));
+        }
+        if flags != 0 && !keys.is_empty() {
+            notify::expired(self, flags, keys);
         }
     }
 

@@ -23,6 +23,8 @@ pub struct Db {
     map: IndexMap<Key, Entry, Hasher>,
     /// Keys that have an expiry, sampled by the active expiry cycle (Redis's `expires` dict).
     volatile: IndexSet<Key, Hasher>,
+    /// Keys removed by expiry since last taken (for `expired` keyspace events).
+    expired: Vec<Key>,
 }
 
 impl Db {
@@ -56,7 +58,8 @@ impl Db {
     pub fn find(&mut self, key: &[u8], now_ms: u64, stats: &mut KeyspaceStats) -> Option<usize> {
         let idx = self.map.get_index_of(key)?;
         if self.map[idx].is_expired(now_ms) {
-            self.remove_index(idx);
+            let (k, _) = self.remove_index(idx);
+            self.expired.push(k);
             stats.expired_keys += 1;
             return None;
         }
@@ -81,6 +84,16 @@ impl Db {
     /// Whether `key` exists and is live, without counting a hit or miss.
     pub fn contains(&mut self, key: &[u8], now_ms: u64, stats: &mut KeyspaceStats) -> bool {
         self.get(key, now_ms, stats).is_some()
+    }
+
+    /// Whether `key` exists and is live, without removing it if it expired.
+    pub fn is_live(&self, key: &[u8], now_ms: u64) -> bool {
+        self.map.get(key).is_some_and(|e| !e.is_expired(now_ms))
+    }
+
+    /// The keys removed by expiry since the last call.
+    pub fn take_expired(&mut self) -> Vec<Key> {
+        std::mem::take(&mut self.expired)
     }
 
     /// Inserts or replaces `key`; returns the previous entry, if any (expired or not).
@@ -170,7 +183,8 @@ impl Db {
                 continue;
             };
             if self.map[idx].is_expired(now_ms) {
-                self.remove_index(idx);
+                let (k, _) = self.remove_index(idx);
+                self.expired.push(k);
                 expired += 1;
             }
         }
