@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of Tandem and redis-server on one machine, in one run.
 #
-# Usage: scripts/bench.sh [bench|memory]
-#   bench   (default) throughput / latency / server CPU per op
+# Usage: scripts/bench.sh [bench|types|memory|memory-types]
+#   bench   (default) throughput / latency / server CPU per op (GET/SET)
+#   types   the same for the data-type tests of redis-benchmark at -P 16:
+#           LPUSH RPUSH LPOP RPOP SADD HSET SPOP ZADD ZPOPMIN LRANGE_100
+#           LRANGE_600 MSET (override with TYPE_TESTS="lpush sadd ...")
 #   memory  load 1,000,000 keys with 32-byte values into each server and
 #           report VmRSS and DBSIZE
+#   memory-types  load 100,000 hashes of 10 fields and 100,000 sorted sets
+#           of 10 members (MEM_COLLECTIONS), report VmRSS per collection
 #
 # Servers run pinned to CPU $SERVER_CPU, clients to CPU $CLIENT_CPU. Each
 # server is started once and warmed up (keyspaces pre-filled); then for every
@@ -65,7 +70,9 @@ CLK_TCK="$(getconf CLK_TCK)"
 die()  { echo "bench: FAIL: $*" >&2; exit 1; }
 info() { echo "bench: $*" >&2; }
 
-case "$MODE" in bench | memory) ;; *) die "unknown mode '$MODE' (use bench or memory)" ;; esac
+case "$MODE" in bench | types | memory | memory-types) ;; *) die "unknown mode '$MODE' (use bench, types, memory or memory-types)" ;; esac
+TYPE_TESTS="${TYPE_TESTS:-lpush rpush lpop rpop sadd hset spop zadd zpopmin lrange_100 lrange_600 mset}"
+MEM_COLLECTIONS="${MEM_COLLECTIONS:-100000}"
 case "$CPU_SOURCE" in stat | schedstat) ;; *) die "CPU_SOURCE must be stat or schedstat" ;; esac
 for tool in redis-cli redis-benchmark taskset setsid timeout getconf; do
     command -v "$tool" >/dev/null || die "$tool not found on PATH"
@@ -236,8 +243,13 @@ warm_up() {
 
 # --- Tests ---------------------------------------------------------------------
 
-TESTS=(rb-set-P1 rb-get-P1 rb-set-P16 rb-get-P16)
-((MEMTIER)) && TESTS+=(mt-1:10-P1 mt-1:10-P16)
+if [[ "$MODE" == types ]]; then
+    TESTS=()
+    for t in $TYPE_TESTS; do TESTS+=("rb-$t-P16"); done
+else
+    TESTS=(rb-set-P1 rb-get-P1 rb-set-P16 rb-get-P16)
+    ((MEMTIER)) && TESTS+=(mt-1:10-P1 mt-1:10-P16)
+fi
 
 # run_test NAME TEST
 #   -> prints "ops ops_per_s p50_ms p99_ms cpu_us_per_op srv% cli% srv_cpu_ms oth%"
@@ -258,10 +270,12 @@ run_test() {
                 -n "$n" -c 50 -r "$KEYSPACE" -d 32 -P "$pl" --csv
             t1=$(cpu_ns "$pid")
             ops=$n
-            # --csv: header names the columns; take rps, p50 and p99 by name.
+            # --csv: header names the columns; take rps, p50 and p99 by name, from the
+            # last row (LRANGE tests first print the LPUSH that fills the list).
             res="$(awk -F, '{ gsub(/"/, "") }
                 NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-                NR == 2 { print $col["rps"], $col["p50_latency_ms"], $col["p99_latency_ms"] }' "$WORK/t.out")"
+                { last = $col["rps"] " " $col["p50_latency_ms"] " " $col["p99_latency_ms"] }
+                END { print last }' "$WORK/t.out")"
             ;;
         mt-*)
             pl=${test##*-P}
@@ -392,9 +406,45 @@ memory_mode() {
     printf '%s\n' "${lines[@]}"
 }
 
-if [[ "$MODE" == bench ]]; then
-    bench_mode
-    if [[ "$MEMTEST" == 1 ]]; then memory_mode; fi
-else
-    memory_mode
-fi
+# Load MEM_COLLECTIONS hashes of 10 fields (8-byte values) and as many sorted
+# sets of 10 members into a fresh server each; report RSS growth per collection.
+memory_types_mode() {
+    local s port pid rss0 rss1 rss2 dbsize lines=()
+    awk -v n="$MEM_COLLECTIONS" 'BEGIN { for (i = 1; i <= n; i++) { k = "hash:" i
+        printf "*22\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n", length(k), k
+        for (f = 0; f < 10; f++) { fn = "field:" f; v = sprintf("v%07d", i)
+            printf "$%d\r\n%s\r\n$%d\r\n%s\r\n", length(fn), fn, length(v), v } } }' >"$WORK/hash.resp"
+    awk -v n="$MEM_COLLECTIONS" 'BEGIN { for (i = 1; i <= n; i++) { k = "zset:" i
+        printf "*22\r\n$4\r\nZADD\r\n$%d\r\n%s\r\n", length(k), k
+        for (f = 0; f < 10; f++) { m = "member:" f; sc = i + f
+            printf "$%d\r\n%s\r\n$%d\r\n%s\r\n", length(sc), sc, length(m), m } } }' >"$WORK/zset.resp"
+    info "memory test: $MEM_COLLECTIONS hashes of 10 fields, then $MEM_COLLECTIONS sorted sets of 10 members"
+    for s in $SERVERS; do
+        start_server "$s"
+        port=${PORT[$s]} pid=${PID[$s]}
+        rss0=$(rss_kb "$pid")
+        run_client "$WORK/m.out" "$WORK/m.err" redis-cli -p "$port" --pipe <"$WORK/hash.resp"
+        grep -q 'errors: 0, replies: ' "$WORK/m.out" || die "redis-cli --pipe: $(cat "$WORK/m.out")"
+        rss1=$(rss_kb "$pid")
+        run_client "$WORK/m.out" "$WORK/m.err" redis-cli -p "$port" --pipe <"$WORK/zset.resp"
+        grep -q 'errors: 0, replies: ' "$WORK/m.out" || die "redis-cli --pipe: $(cat "$WORK/m.out")"
+        rss2=$(rss_kb "$pid")
+        dbsize="$(timeout 10 redis-cli -p "$port" dbsize)"
+        lines+=("$(awk -v s="$s" -v a="$rss0" -v b="$rss1" -v c="$rss2" -v n="$MEM_COLLECTIONS" -v d="$dbsize" 'BEGIN {
+            printf "%-7s %10d %14.1f %14.1f %12.0f %12.0f", s, d, (b - a) / 1024, (c - b) / 1024, (b - a) * 1024 / n, (c - b) * 1024 / n }')")
+        stop_server "$s"
+    done
+    echo
+    printf '%-7s %10s %14s %14s %12s %12s\n' server DBSIZE "hashes MiB" "zsets MiB" "B/hash" "B/zset"
+    printf '%s\n' "${lines[@]}"
+}
+
+case "$MODE" in
+    bench)
+        bench_mode
+        if [[ "$MEMTEST" == 1 ]]; then memory_mode; fi
+        ;;
+    types) bench_mode ;;
+    memory) memory_mode ;;
+    memory-types) memory_types_mode ;;
+esac
