@@ -132,6 +132,25 @@ pub struct Keyspace<'c> {
 }
 
 impl<'c> Keyspace<'c> {
+    /// Typed access to one database of a shard's data (for code outside a command's [`Ctx`]).
+    pub fn new(
+        db: &'c mut Db,
+        now_ms: u64,
+        ks: &'c mut KeyspaceStats,
+        clock: &'c mut Hlc,
+        dirty: &'c mut u64,
+        config: &'c Config,
+    ) -> Self {
+        Keyspace {
+            db,
+            now_ms,
+            ks,
+            clock,
+            dirty,
+            config,
+        }
+    }
+
     /// The value at `key` for reading, counting a hit or a miss.
     pub fn read<T: Collection>(&mut self, key: &[u8]) -> Result<Option<&T>, WrongType> {
         match self.db.get(key, self.now_ms, self.ks) {
