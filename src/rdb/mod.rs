@@ -9,6 +9,7 @@
 pub mod crc64;
 pub mod intset;
 pub mod listpack;
+pub mod load;
 pub mod lzf;
 
 use crate::protocol::parse_i64;
@@ -72,7 +73,7 @@ impl Encoder {
     }
 
     /// A length: 6, 14, 32 or 64 bits, as rdbSaveLen writes it.
-    pub fn len(&mut self, n: u64) {
+    pub fn length(&mut self, n: u64) {
         if n < 1 << 6 {
             self.buf.push(n as u8);
         } else if n < 1 << 14 {
@@ -109,13 +110,13 @@ impl Encoder {
         if self.compress && s.len() > 20 {
             if let Some(c) = lzf::compress(s, s.len() - 4) {
                 self.buf.push(0xC3);
-                self.len(c.len() as u64);
-                self.len(s.len() as u64);
+                self.length(c.len() as u64);
+                self.length(s.len() as u64);
                 self.buf.extend_from_slice(&c);
                 return;
             }
         }
-        self.len(s.len() as u64);
+        self.length(s.len() as u64);
         self.buf.extend_from_slice(s);
     }
 
@@ -142,10 +143,10 @@ impl Encoder {
 
     pub fn select_db(&mut self, db: usize, keys: usize, volatile: usize) {
         self.byte(op::SELECTDB);
-        self.len(db as u64);
+        self.length(db as u64);
         self.byte(op::RESIZEDB);
-        self.len(keys as u64);
-        self.len(volatile as u64);
+        self.length(keys as u64);
+        self.length(volatile as u64);
     }
 
     /// What precedes a key's type byte: its stamp (AUX) and expiry.
@@ -217,7 +218,7 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    pub fn len(&mut self) -> Result<u64, Corrupt> {
+    pub fn length(&mut self) -> Result<u64, Corrupt> {
         self.len_or_enc()?
             .map_err(|_| self.bad("string encoding where a length was expected"))
     }
@@ -233,8 +234,8 @@ impl<'a> Decoder<'a> {
                 .to_string()
                 .into_bytes()),
             Err(3) => {
-                let clen = self.len()? as usize;
-                let len = self.len()? as usize;
+                let clen = self.length()? as usize;
+                let len = self.length()? as usize;
                 let c = self.bytes(clen)?;
                 lzf::decompress(c, len).ok_or_else(|| self.bad("corrupt LZF string"))
             }
@@ -316,7 +317,7 @@ mod tests {
             u32::MAX as u64,
             u32::MAX as u64 + 1,
         ] {
-            e.len(n);
+            e.length(n);
         }
         let strings: Vec<Vec<u8>> = vec![
             b"".to_vec(),
@@ -343,7 +344,7 @@ mod tests {
             u32::MAX as u64,
             u32::MAX as u64 + 1,
         ] {
-            assert_eq!(d.len().unwrap(), n);
+            assert_eq!(d.length().unwrap(), n);
         }
         for s in &strings {
             assert_eq!(&d.string().unwrap(), s);
@@ -404,8 +405,8 @@ mod interop {
         e.key_preamble(44 << 20, 0);
         e.byte(kind::LIST_QUICKLIST_2);
         e.string(b"list");
-        e.len(1);
-        e.len(2); // a packed (listpack) node
+        e.length(1);
+        e.length(2); // a packed (listpack) node
         let mut lp = listpack::Writer::new();
         for x in [&b"a"[..], b"1", b"hello", &[b'z'; 100]] {
             lp.push(x);
