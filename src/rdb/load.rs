@@ -5,13 +5,16 @@
 
 use super::{intset, kind, listpack, op, Corrupt, Decoder, STAMP_AUX};
 
+/// Field-value pairs.
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A value as the file holds it, decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Loaded {
     Str(Vec<u8>),
     List(Vec<Vec<u8>>),
     Set(Vec<Vec<u8>>),
-    Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    Hash(Pairs),
     ZSet(Vec<(Vec<u8>, f64)>),
 }
 
@@ -102,8 +105,8 @@ pub fn ziplist(b: &[u8]) -> Result<Vec<Vec<u8>>, Corrupt> {
     Ok(out)
 }
 
-fn pairs(items: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Corrupt> {
-    if items.len() % 2 != 0 {
+fn pairs(items: Vec<Vec<u8>>) -> Result<Pairs, Corrupt> {
+    if !items.len().is_multiple_of(2) {
         return Err(Corrupt("odd number of elements in a pair encoding".into()));
     }
     let mut out = Vec::with_capacity(items.len() / 2);
