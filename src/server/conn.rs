@@ -337,10 +337,11 @@ fn admit(st: &ConnState, args: &Args) -> Result<(usize, Option<&'static str>), R
         return Err((Some(idx), errors::NOAUTH.as_bytes().to_vec()));
     }
     if st.resp == 2 && st.subs.active() && !pubsub::allowed_when_subscribed(args.get(0)) {
-        return Err((
-            Some(idx),
-            pubsub::not_allowed_error(args.get(0)).into_bytes(),
-        ));
+        let full = match sub {
+            Some(s) => format!("{}|{s}", def.name),
+            None => def.name.to_string(),
+        };
+        return Err((Some(idx), pubsub::not_allowed_error(&full).into_bytes()));
     }
     Ok((idx, sub))
 }

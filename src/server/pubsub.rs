@@ -182,10 +182,10 @@ pub fn allowed_when_subscribed(name: &[u8]) -> bool {
     .any(|n| eq_ic(name, n))
 }
 
-pub fn not_allowed_error(name: &[u8]) -> String {
+/// The refusal, naming the command as Redis does ("get", "pubsub|numpat").
+pub fn not_allowed_error(full_name: &str) -> String {
     format!(
-        "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-        String::from_utf8_lossy(name).to_ascii_lowercase()
+        "ERR Can't execute '{full_name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
     )
 }
 
@@ -259,6 +259,12 @@ async fn publish(st: &mut ConnState, kind: Kind, args: &Args<'_>, out: &mut Vec<
 async fn pubsub(st: &mut ConnState, args: &Args<'_>, out: &mut Vec<u8>) {
     let sub = args.get(1);
     let names_of = |kind: Kind| move |sh: &Rc<Shard>| sh.pubsub.names(kind);
+    if (eq_ic(sub, "channels") || eq_ic(sub, "shardchannels")) && args.len() > 3 {
+        return st.reply(out).error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(sub)
+        ));
+    }
     if eq_ic(sub, "channels") || eq_ic(sub, "shardchannels") {
         let kind = if eq_ic(sub, "channels") {
             Kind::Channel

@@ -545,6 +545,11 @@ impl Gen {
         self.queue.push_back((cmd, Cmp::Exact));
     }
 
+    /// Takes what generators queued so far (to wrap it, e.g. in MULTI/EXEC).
+    pub fn take_queued(&mut self) -> Vec<(Cmd, Cmp)> {
+        self.queue.drain(..).collect()
+    }
+
     /// Queues a command whose reply is compared with `cmp` rather than exactly.
     pub fn push_cmp(&mut self, cmd: Cmd, cmp: Cmp) {
         self.queue.push_back((cmd, cmp));
@@ -814,6 +819,8 @@ pub fn run(families: &[(u32, Family)]) {
                 history.pop_front();
             }
         }
+        // Leave whatever mode the last commands left (MULTI, subscribed) before dumping.
+        pair.same(&[b("RESET")]);
         let (rs, ts) = pair.state();
         if rs != ts {
             let diff: Vec<String> = rs

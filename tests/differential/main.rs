@@ -39,8 +39,10 @@ mod harness;
 mod hash;
 mod hll;
 mod list;
+mod pubsub;
 mod set;
 mod strings;
+mod tx;
 mod zset;
 
 use harness::run;
@@ -99,4 +101,16 @@ fn all_types_match_redis() {
         (1, bitmap::generate),
         (1, hll::generate),
     ]);
+}
+
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server)"]
+fn transactions_match_redis() {
+    run(&[(2, strings::generate), (1, tx::generate)]);
+}
+
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server)"]
+fn pubsub_matches_redis() {
+    run(&[(1, strings::generate), (1, pubsub::generate)]);
 }
