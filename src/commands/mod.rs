@@ -22,7 +22,6 @@ pub mod set;
 pub mod strings;
 pub mod zset;
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::config::Config;
@@ -678,15 +677,31 @@ pub fn stat_slot_by_name(name: &[u8]) -> Option<usize> {
     }
 }
 
-/// The table's index, by lower-case name.
-fn index() -> &'static HashMap<&'static str, usize, ahash::RandomState> {
-    static INDEX: OnceLock<HashMap<&'static str, usize, ahash::RandomState>> = OnceLock::new();
+/// Slots of the name index (a power of two, well above the number of commands).
+const NAME_SLOTS: usize = 1024;
+const EMPTY: u16 = u16::MAX;
+
+/// FNV-1a over lower-case bytes: the name index's hash, computed while lower-casing.
+#[inline]
+fn name_hash(h: u32, b: u8) -> u32 {
+    (h ^ b as u32).wrapping_mul(16_777_619)
+}
+
+/// The table's index by lower-case name: open addressing over command numbers. Looking a
+/// command up is on every request's path, so it hashes while it lower-cases, in one pass.
+fn index() -> &'static [u16; NAME_SLOTS] {
+    static INDEX: OnceLock<Box<[u16; NAME_SLOTS]>> = OnceLock::new();
     INDEX.get_or_init(|| {
-        COMMANDS
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.name, i))
-            .collect()
+        let mut slots = Box::new([EMPTY; NAME_SLOTS]);
+        for (i, d) in COMMANDS.iter().enumerate() {
+            let h = d.name.bytes().fold(2_166_136_261, name_hash);
+            let mut pos = h as usize % NAME_SLOTS;
+            while slots[pos] != EMPTY {
+                pos = (pos + 1) % NAME_SLOTS;
+            }
+            slots[pos] = i as u16;
+        }
+        slots
     })
 }
 
@@ -697,11 +712,21 @@ pub fn lookup(name: &[u8]) -> Option<usize> {
     if name.len() > lower.len() {
         return None;
     }
+    let mut h = 2_166_136_261u32;
     for (d, s) in lower.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
+        h = name_hash(h, *d);
     }
-    let name = std::str::from_utf8(&lower[..name.len()]).ok()?;
-    index().get(name).copied()
+    let lower = &lower[..name.len()];
+    let slots = index();
+    let mut pos = h as usize % NAME_SLOTS;
+    loop {
+        match slots[pos] {
+            EMPTY => return None,
+            i if COMMANDS[i as usize].name.as_bytes() == lower => return Some(i as usize),
+            _ => pos = (pos + 1) % NAME_SLOTS,
+        }
+    }
 }
 
 /// Redis's reply to an unknown command. Built byte for byte as Redis's C code builds it: each

@@ -357,6 +357,13 @@ async fn run_batch(
     let cfg = shard.config();
     let mut pending = Pending::default();
     let mut now = now_ms();
+    if cmds.len() > 1 {
+        let keys = cmds.iter().filter_map(|&(first, n)| {
+            let args = Args::new(buf, &spans[first..first + n]);
+            (n > 1).then(|| args.get(1))
+        });
+        shard.prefetch_keys(st.db, keys);
+    }
     for (i, &(first, n)) in cmds.iter().enumerate() {
         if i > 0 {
             step_reply_mode(st);

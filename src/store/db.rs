@@ -1,7 +1,9 @@
 //! One database of one shard: the key table with lazy expiry, and the bookkeeping that makes
 //! active expiry, RANDOMKEY and SCAN cheap.
 
-use indexmap::{IndexMap, IndexSet};
+use indexmap::IndexSet;
+
+use super::table::Table;
 
 use super::value::Entry;
 
@@ -20,7 +22,7 @@ pub struct KeyspaceStats {
 /// SCAN cursor is simply a position (walked from the end down; see [`Db::scan`]).
 #[derive(Default)]
 pub struct Db {
-    map: IndexMap<Key, Entry, Hasher>,
+    map: Table<Entry>,
     /// Keys that have an expiry, sampled by the active expiry cycle (Redis's `expires` dict).
     volatile: IndexSet<Key, Hasher>,
     /// Keys removed by expiry since last taken (for `expired` keyspace events).
@@ -49,7 +51,7 @@ impl Db {
         stats: &mut KeyspaceStats,
     ) -> Option<&mut Entry> {
         let idx = self.find(key, now_ms, stats)?;
-        Some(&mut self.map[idx])
+        Some(self.map.value_mut(idx))
     }
 
     /// The position of the live entry for `key` (removing it first if it has expired). A
@@ -57,7 +59,7 @@ impl Db {
     #[inline]
     pub fn find(&mut self, key: &[u8], now_ms: u64, stats: &mut KeyspaceStats) -> Option<usize> {
         let idx = self.map.get_index_of(key)?;
-        if self.map[idx].is_expired(now_ms) {
+        if self.map.value(idx).is_expired(now_ms) {
             let (k, _) = self.remove_index(idx);
             self.expired.push(k);
             stats.expired_keys += 1;
@@ -69,12 +71,12 @@ impl Db {
     /// The entry at a position [`Db::find`] returned.
     #[inline]
     pub fn at(&self, idx: usize) -> &Entry {
-        &self.map[idx]
+        self.map.value(idx)
     }
 
     #[inline]
     pub fn at_mut(&mut self, idx: usize) -> &mut Entry {
-        &mut self.map[idx]
+        self.map.value_mut(idx)
     }
 
     pub fn remove_at(&mut self, idx: usize) -> Entry {
@@ -84,6 +86,18 @@ impl Db {
     /// Whether `key` exists and is live, without counting a hit or miss.
     pub fn contains(&mut self, key: &[u8], now_ms: u64, stats: &mut KeyspaceStats) -> bool {
         self.get(key, now_ms, stats).is_some()
+    }
+
+    /// Prefetches what looking `key` up will touch (see [`Table::prefetch_slot`]); call
+    /// `stage` 0 for a batch of keys, then 1 for the same keys, then look them up.
+    #[inline]
+    pub fn prefetch(&self, key: &[u8], stage: u8) {
+        let h = self.map.hash(key);
+        if stage == 0 {
+            self.map.prefetch_slot(h);
+        } else {
+            self.map.prefetch_entry(h);
+        }
     }
 
     /// Whether `key` exists and is live, without removing it if it expired.
@@ -99,10 +113,7 @@ impl Db {
     /// Inserts or replaces `key`; returns the previous entry, if any (expired or not).
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
         let has_ttl = entry.expire_at != 0;
-        let (idx, old) = match self.map.get_index_of(key) {
-            Some(idx) => (idx, Some(std::mem::replace(&mut self.map[idx], entry))),
-            None => (self.map.insert_full(key.into(), entry).0, None),
-        };
+        let (idx, old) = self.map.insert_full(key, entry);
         let had_ttl = old.as_ref().is_some_and(|e| e.expire_at != 0);
         if has_ttl != had_ttl {
             let k = self.map.get_index(idx).unwrap().0;
@@ -130,14 +141,15 @@ impl Db {
 
     /// Sets (or with 0 clears) the expiry of an existing key.
     pub fn set_expire(&mut self, key: &[u8], at_ms: u64) {
-        let Some((_, k, e)) = self.map.get_full_mut(key) else {
+        let Some(idx) = self.map.get_index_of(key) else {
             return;
         };
+        let e = self.map.value_mut(idx);
         let had = e.expire_at != 0;
         e.expire_at = at_ms;
         match (had, at_ms != 0) {
             (false, true) => {
-                let k = k.clone();
+                let k = self.map.key(idx).clone();
                 self.volatile.insert(k);
             }
             (true, false) => {
@@ -148,7 +160,7 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
-        self.map = IndexMap::default();
+        self.map.clear();
         self.volatile = IndexSet::default();
     }
 
@@ -182,7 +194,7 @@ impl Db {
                 self.volatile.swap_remove_index(vi);
                 continue;
             };
-            if self.map[idx].is_expired(now_ms) {
+            if self.map.value(idx).is_expired(now_ms) {
                 let (k, _) = self.remove_index(idx);
                 self.expired.push(k);
                 expired += 1;
