@@ -189,7 +189,7 @@ impl Db {
             }
             let vi = rand(self.volatile.len());
             let key = self.volatile.get_index(vi).unwrap();
-            let Some(idx) = self.map.get_index_of(&**key) else {
+            let Some(idx) = self.map.get_index_of(key) else {
                 // Cannot happen while both tables are kept together; heal rather than loop.
                 self.volatile.swap_remove_index(vi);
                 continue;
