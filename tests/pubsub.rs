@@ -413,7 +413,6 @@ fn a_resp3_subscriber_and_a_resp2_subscriber_get_their_own_forms() {
 }
 
 #[test]
-#[ignore = "BUG: a RESP3 connection publishing to a channel it is subscribed to gets the PUBLISH reply before its own message push"]
 fn a_resp3_connection_publishing_to_itself_gets_the_message_before_the_count() {
     // Redis writes the message into the publisher's own output while PUBLISH runs, so a
     // RESP3 connection subscribed to the channel sees the push first, then the reply.
@@ -530,7 +529,7 @@ fn a_subscribed_resp2_connection_accepts_only_a_few_commands() {
     s.expect(&["set", "k", "v"], &not_allowed("set"));
     s.expect(&["MULTI"], &not_allowed("multi"));
     s.expect(&["PUBLISH", "a", "x"], &not_allowed("publish"));
-    s.expect(&["PUBSUB", "CHANNELS"], &not_allowed("pubsub"));
+    s.expect(&["PUBSUB", "CHANNELS"], &not_allowed("pubsub|channels"));
     s.expect(
         &["NOSUCH"],
         "-ERR unknown command 'NOSUCH', with args beginning with: \r\n",
@@ -939,7 +938,6 @@ fn pubsub_introspection_sees_every_shard_and_forgets_what_goes() {
 }
 
 #[test]
-#[ignore = "BUG: PUBSUB NUMSUB/SHARDNUMSUB reply with a RESP3 map (%) where Redis 7.0 sends a flat array (*)"]
 fn resp3_numsub_is_an_array_as_in_redis() {
     // Redis 7.0 answers PUBSUB NUMSUB and SHARDNUMSUB with a flat array in RESP3 too.
     let server = server();

@@ -253,6 +253,12 @@ async fn publish(st: &mut ConnState, kind: Kind, args: &Args<'_>, out: &mut Vec<
         .shard
         .broadcast_in(st.tx, move |sh| sh.pubsub.deliver(kind, &channel, &message))
         .await;
+    // A connection subscribed to the channel itself gets the message before the count.
+    if let Some((inbox, _)) = &st.inbox {
+        while let Some(Some(m)) = futures_lite::future::poll_once(inbox.recv()).await {
+            out.extend_from_slice(&m);
+        }
+    }
     st.reply(out).int(counts.iter().sum::<usize>() as i64);
 }
 
@@ -302,8 +308,9 @@ async fn pubsub(st: &mut ConnState, args: &Args<'_>, out: &mut Vec<u8>) {
                     .collect::<Vec<_>>()
             })
             .await;
+        // A flat array in RESP3 too, as Redis answers.
         let mut r = st.reply(out);
-        r.map(names.len());
+        r.array(2 * names.len());
         for (i, n) in names.iter().enumerate() {
             r.bulk(n);
             r.int(counts.iter().map(|c| c[i]).sum::<usize>() as i64);
