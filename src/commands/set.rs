@@ -130,7 +130,7 @@ pub fn spop(ctx: &mut Ctx, args: Args) {
     };
     let at = rand_below(set.len());
     let m = set.remove_at(at);
-    out.bulk(&m);
+    reply_elem(out, m.elem());
 }
 
 const POSITIVE: &str = "ERR value is out of range, must be positive";

@@ -65,6 +65,22 @@ impl Elem<'_> {
     }
 }
 
+/// A member removed from a set (no allocation for integers and short members).
+#[derive(Debug)]
+pub enum Popped {
+    Int(i64),
+    Member(Key),
+}
+
+impl Popped {
+    pub fn elem(&self) -> Elem<'_> {
+        match self {
+            Popped::Int(n) => Elem::Int(*n),
+            Popped::Member(k) => Elem::Bytes(k),
+        }
+    }
+}
+
 /// A sorted array of distinct integers in the narrowest width that holds them all.
 #[derive(Debug, Clone)]
 pub enum IntSet {
@@ -152,6 +168,8 @@ impl IntSet {
             return false;
         };
         self.upgrade_for(n);
+        // Exact growth, as Redis's intset resizes by one: small sets stay small.
+        each_width!(self, v => v.reserve_exact(1));
         match self {
             IntSet::W16(v) => v.insert(at, n as i16),
             IntSet::W32(v) => v.insert(at, n as i32),
@@ -190,6 +208,7 @@ impl IntSet {
                 i += 1;
                 keep[i - 1]
             });
+            v.shrink_to_fit();
         })
     }
 
@@ -311,13 +330,10 @@ impl Set {
 
     /// Removes and returns the member at position `i`. In a table this moves the last member
     /// into position `i`.
-    pub fn remove_at(&mut self, i: usize) -> Vec<u8> {
+    pub fn remove_at(&mut self, i: usize) -> Popped {
         match self {
-            Set::Ints(s) => itoa::Buffer::new()
-                .format(s.remove_at(i))
-                .as_bytes()
-                .to_vec(),
-            Set::Table(t) => t.swap_remove_index(i).expect("index in range").to_vec(),
+            Set::Ints(s) => Popped::Int(s.remove_at(i)),
+            Set::Table(t) => Popped::Member(t.swap_remove_index(i).expect("index in range")),
         }
     }
 
