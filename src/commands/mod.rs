@@ -522,6 +522,23 @@ pub static COMMANDS: &[CommandDef] = &[
     // Lists (commands::list).
     // (end of lists)
     // Sets (commands::set).
+    c("sadd", -3, WRITE | DENYOOM | FAST, KEY1, Keyed(set::sadd), "set", "Adds one or more members to a set. Creates the key if it doesn't exist."),
+    c("srem", -3, WRITE | FAST, KEY1, Keyed(set::srem), "set", "Removes one or more members from a set. Deletes the set if the last member was removed."),
+    c("sismember", 3, READONLY | FAST, KEY1, Keyed(set::sismember), "set", "Determines whether a member belongs to a set."),
+    c("smismember", -3, READONLY | FAST, KEY1, Keyed(set::smismember), "set", "Determines whether multiple members belong to a set."),
+    c("smembers", 2, READONLY, KEY1, Keyed(set::smembers), "set", "Returns all members of a set."),
+    c("scard", 2, READONLY | FAST, KEY1, Keyed(set::scard), "set", "Returns the number of members in a set."),
+    c("spop", -2, WRITE | FAST, KEY1, Keyed(set::spop), "set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
+    c("srandmember", -2, READONLY, KEY1, Keyed(set::srandmember), "set", "Get one or multiple random members from a set"),
+    c("smove", 4, WRITE | FAST, (1, 2, 1), Keyed(set::smove), "set", "Moves a member from one set to another."),
+    c("sinter", -2, READONLY, ALLKEYS, Keyed(set::sinter), "set", "Returns the intersect of multiple sets."),
+    c("sunion", -2, READONLY, ALLKEYS, Keyed(set::sunion), "set", "Returns the union of multiple sets."),
+    c("sdiff", -2, READONLY, ALLKEYS, Keyed(set::sdiff), "set", "Returns the difference of multiple sets."),
+    c("sinterstore", -3, WRITE | DENYOOM, ALLKEYS, Keyed(set::sinterstore), "set", "Stores the intersect of multiple sets in a key."),
+    c("sunionstore", -3, WRITE | DENYOOM, ALLKEYS, Keyed(set::sunionstore), "set", "Stores the union of multiple sets in a key."),
+    c("sdiffstore", -3, WRITE | DENYOOM, ALLKEYS, Keyed(set::sdiffstore), "set", "Stores the difference of multiple sets in a key."),
+    with_numkeys(c("sintercard", -3, READONLY, NOKEYS, Keyed(set::sintercard), "set", "Returns the number of members of the intersect of multiple sets."), 1),
+    c("sscan", -3, READONLY, KEY1, Keyed(set::sscan), "set", "Iterates over members of a set."),
     // (end of sets)
     // Sorted sets (commands::zset).
     // (end of sorted sets)
