@@ -589,6 +589,19 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) {
 }
 
 pub fn lcs(ctx: &mut Ctx, args: Args) {
+    // As Redis: both keys are looked up and type-checked before the options are parsed.
+    let now = ctx.now_ms;
+    let mut fetch = |key: &[u8]| -> Result<Vec<u8>, WrongType> {
+        match read_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks)? {
+            Some(e) => Ok(str_of(e).to_vec()),
+            None => Ok(vec![]),
+        }
+    };
+    let (Ok(a), Ok(b)) = (fetch(args.get(1)), fetch(args.get(2))) else {
+        return ctx
+            .out
+            .error("ERR The specified keys must contain string values");
+    };
     let (mut want_len, mut want_idx, mut with_len) = (false, false, false);
     let mut min_len: i64 = 0;
     let mut i = 3;
@@ -616,18 +629,6 @@ pub fn lcs(ctx: &mut Ctx, args: Args) {
             .out
             .error("ERR If you want both the length and indexes, please just use IDX.");
     }
-    let now = ctx.now_ms;
-    let mut fetch = |key: &[u8]| -> Result<Vec<u8>, WrongType> {
-        match read_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks)? {
-            Some(e) => Ok(str_of(e).to_vec()),
-            None => Ok(vec![]),
-        }
-    };
-    let (Ok(a), Ok(b)) = (fetch(args.get(1)), fetch(args.get(2))) else {
-        return ctx
-            .out
-            .error("WRONGTYPE The specified keys must contain string values");
-    };
     // Dynamic programming table of LCS lengths, (a.len()+1) x (b.len()+1).
     let (n, m) = (a.len(), b.len());
     let mut dp = vec![0u32; (n + 1) * (m + 1)];
