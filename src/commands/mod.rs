@@ -518,6 +518,22 @@ pub static COMMANDS: &[CommandDef] = &[
     // HyperLogLog (commands::hll).
     // (end of hyperloglog)
     // Hashes (commands::hash).
+    c("hset", -4, WRITE | DENYOOM | FAST, KEY1, Keyed(hash::hset), "hash", "Set the string value of a hash field"),
+    c("hsetnx", 4, WRITE | DENYOOM | FAST, KEY1, Keyed(hash::hsetnx), "hash", "Set the value of a hash field, only if the field does not exist"),
+    c("hget", 3, READONLY | FAST, KEY1, Keyed(hash::hget), "hash", "Get the value of a hash field"),
+    c("hmget", -3, READONLY | FAST, KEY1, Keyed(hash::hmget), "hash", "Get the values of all the given hash fields"),
+    c("hmset", -4, WRITE | DENYOOM | FAST, KEY1, Keyed(hash::hmset), "hash", "Set multiple hash fields to multiple values"),
+    c("hgetall", 2, READONLY, KEY1, Keyed(hash::hgetall), "hash", "Get all the fields and values in a hash"),
+    c("hdel", -3, WRITE | FAST, KEY1, Keyed(hash::hdel), "hash", "Delete one or more hash fields"),
+    c("hexists", 3, READONLY | FAST, KEY1, Keyed(hash::hexists), "hash", "Determine if a hash field exists"),
+    c("hlen", 2, READONLY | FAST, KEY1, Keyed(hash::hlen), "hash", "Get the number of fields in a hash"),
+    c("hstrlen", 3, READONLY | FAST, KEY1, Keyed(hash::hstrlen), "hash", "Get the length of the value of a hash field"),
+    c("hkeys", 2, READONLY, KEY1, Keyed(hash::hkeys), "hash", "Get all the fields in a hash"),
+    c("hvals", 2, READONLY, KEY1, Keyed(hash::hvals), "hash", "Get all the values in a hash"),
+    c("hincrby", 4, WRITE | DENYOOM | FAST, KEY1, Keyed(hash::hincrby), "hash", "Increment the integer value of a hash field by the given number"),
+    c("hincrbyfloat", 4, WRITE | DENYOOM | FAST, KEY1, Keyed(hash::hincrbyfloat), "hash", "Increment the float value of a hash field by the given amount"),
+    c("hrandfield", -2, READONLY, KEY1, Keyed(hash::hrandfield), "hash", "Get one or multiple random fields from a hash"),
+    c("hscan", -3, READONLY, KEY1, Keyed(hash::hscan), "hash", "Incrementally iterate hash fields and associated values"),
     // (end of hashes)
     // Lists (commands::list).
     // (end of lists)
