@@ -164,7 +164,13 @@ pub fn set(ctx: &mut Ctx, args: Args) {
     let mut old_expire = 0;
     let found = match write_str(&mut ctx.dbs[ctx.db], key, now, ctx.ks) {
         Err(WrongType) if o.get => return ctx.out.error(errors::WRONGTYPE),
-        Err(WrongType) => true,
+        Err(WrongType) => {
+            // SET replaces a value of any type; KEEPTTL keeps that key's TTL too.
+            old_expire = ctx.dbs[ctx.db]
+                .get(key, now, ctx.ks)
+                .map_or(0, |e| e.expire_at);
+            true
+        }
         Ok(Some(e)) => {
             old_expire = e.expire_at;
             if o.get {
