@@ -37,7 +37,10 @@ fn push_and_pop() {
     assert_eq!(int(&mut c, &["RPUSH", "l", "a", "b"]), 2);
     assert_eq!(int(&mut c, &["LPUSH", "l", "x", "y"]), 4);
     assert_eq!(range(&mut c, "l"), ["y", "x", "a", "b"]);
-    assert_eq!(run(&mut c, &["TYPE", "l"]), Value::SimpleString("list".into()));
+    assert_eq!(
+        run(&mut c, &["TYPE", "l"]),
+        Value::SimpleString("list".into())
+    );
     assert_eq!(run(&mut c, &["OBJECT", "ENCODING", "l"]), bulk("quicklist"));
 
     // The X forms only touch existing lists.
@@ -95,14 +98,28 @@ fn push_and_pop() {
 fn null_replies_in_resp2_and_resp3() {
     let server = Server::start(&["--server-threads", "1"]);
     let mut r = server.raw();
-    let missing: &[(&[&[u8]], &[u8], &[u8])] = &[
+    // (command, RESP2 reply, RESP3 reply)
+    type Case<'a> = (&'a [&'a [u8]], &'a [u8], &'a [u8]);
+    let missing: &[Case] = &[
         (&[b"LPOP", b"nokey"], b"$-1\r\n", b"_\r\n"),
         (&[b"RPOP", b"nokey", b"2"], b"*-1\r\n", b"_\r\n"),
         (&[b"LINDEX", b"nokey", b"0"], b"$-1\r\n", b"_\r\n"),
         (&[b"LPOS", b"nokey", b"a"], b"$-1\r\n", b"_\r\n"),
-        (&[b"LPOS", b"nokey", b"a", b"COUNT", b"0"], b"*0\r\n", b"*0\r\n"),
-        (&[b"LMPOP", b"2", b"nokey", b"other", b"LEFT"], b"*-1\r\n", b"_\r\n"),
-        (&[b"LMOVE", b"nokey", b"d", b"LEFT", b"RIGHT"], b"$-1\r\n", b"_\r\n"),
+        (
+            &[b"LPOS", b"nokey", b"a", b"COUNT", b"0"],
+            b"*0\r\n",
+            b"*0\r\n",
+        ),
+        (
+            &[b"LMPOP", b"2", b"nokey", b"other", b"LEFT"],
+            b"*-1\r\n",
+            b"_\r\n",
+        ),
+        (
+            &[b"LMOVE", b"nokey", b"d", b"LEFT", b"RIGHT"],
+            b"$-1\r\n",
+            b"_\r\n",
+        ),
         (&[b"RPOPLPUSH", b"nokey", b"d"], b"$-1\r\n", b"_\r\n"),
         (&[b"LRANGE", b"nokey", b"0", b"-1"], b"*0\r\n", b"*0\r\n"),
     ];
@@ -135,7 +152,10 @@ fn ranges_indexes_and_edits() {
     let mut c = server.conn();
     run(&mut c, &["RPUSH", "l", "a", "b", "c", "d", "e"]);
     assert_eq!(run(&mut c, &["LRANGE", "l", "1", "2"]), strs(&["b", "c"]));
-    assert_eq!(run(&mut c, &["LRANGE", "l", "-2", "100"]), strs(&["d", "e"]));
+    assert_eq!(
+        run(&mut c, &["LRANGE", "l", "-2", "100"]),
+        strs(&["d", "e"])
+    );
     assert_eq!(run(&mut c, &["LRANGE", "l", "-100", "0"]), strs(&["a"]));
     assert_eq!(run(&mut c, &["LRANGE", "l", "3", "1"]), strs(&[]));
     assert_eq!(run(&mut c, &["LRANGE", "l", "5", "10"]), strs(&[]));
@@ -158,12 +178,18 @@ fn ranges_indexes_and_edits() {
     assert_eq!(run(&mut c, &["LINDEX", "none", "x"]), Value::Nil);
 
     ok(&mut c, &["LSET", "l", "1", "B"]);
-    ok(&mut c, &["LSET", "l", "-1", "a much longer element than before"]);
+    ok(
+        &mut c,
+        &["LSET", "l", "-1", "a much longer element than before"],
+    );
     assert_eq!(
         range(&mut c, "l"),
         ["a", "B", "c", "d", "a much longer element than before"]
     );
-    assert_eq!(err(&mut c, &["LSET", "l", "5", "x"]), "ERR index out of range");
+    assert_eq!(
+        err(&mut c, &["LSET", "l", "5", "x"]),
+        "ERR index out of range"
+    );
     assert_eq!(err(&mut c, &["LSET", "none", "0", "x"]), "ERR no such key");
     assert_eq!(
         err(&mut c, &["LSET", "l", "x", "x"]),
@@ -174,8 +200,14 @@ fn ranges_indexes_and_edits() {
     assert_eq!(int(&mut c, &["LINSERT", "l", "after", "c", "c1"]), 7);
     assert_eq!(int(&mut c, &["LINSERT", "l", "AFTER", "zz", "x"]), -1);
     assert_eq!(int(&mut c, &["LINSERT", "none", "AFTER", "a", "x"]), 0);
-    assert_eq!(err(&mut c, &["LINSERT", "l", "middle", "a", "x"]), "ERR syntax error");
-    assert_eq!(run(&mut c, &["LRANGE", "l", "1", "4"]), strs(&["B", "c0", "c", "c1"]));
+    assert_eq!(
+        err(&mut c, &["LINSERT", "l", "middle", "a", "x"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        run(&mut c, &["LRANGE", "l", "1", "4"]),
+        strs(&["B", "c0", "c", "c1"])
+    );
 
     run(&mut c, &["DEL", "r"]);
     run(&mut c, &["RPUSH", "r", "x", "a", "x", "b", "x", "c", "x"]);
@@ -218,14 +250,23 @@ fn ranges_indexes_and_edits() {
 fn lpos_options() {
     let server = Server::start(&["--server-threads", "1"]);
     let mut c = server.conn();
-    run(&mut c, &["RPUSH", "l", "a", "b", "c", "1", "2", "3", "c", "c"]);
+    run(
+        &mut c,
+        &["RPUSH", "l", "a", "b", "c", "1", "2", "3", "c", "c"],
+    );
     assert_eq!(int(&mut c, &["LPOS", "l", "c"]), 2);
     assert_eq!(int(&mut c, &["LPOS", "l", "c", "RANK", "2"]), 6);
     assert_eq!(int(&mut c, &["LPOS", "l", "c", "RANK", "-1"]), 7);
     assert_eq!(int(&mut c, &["LPOS", "l", "c", "RANK", "-3"]), 2);
     assert_eq!(run(&mut c, &["LPOS", "l", "c", "RANK", "4"]), Value::Nil);
-    assert_eq!(run(&mut c, &["LPOS", "l", "c", "COUNT", "0"]), ints(&[2, 6, 7]));
-    assert_eq!(run(&mut c, &["LPOS", "l", "c", "COUNT", "2"]), ints(&[2, 6]));
+    assert_eq!(
+        run(&mut c, &["LPOS", "l", "c", "COUNT", "0"]),
+        ints(&[2, 6, 7])
+    );
+    assert_eq!(
+        run(&mut c, &["LPOS", "l", "c", "COUNT", "2"]),
+        ints(&[2, 6])
+    );
     assert_eq!(
         run(&mut c, &["LPOS", "l", "c", "COUNT", "0", "RANK", "-1"]),
         ints(&[7, 6, 2])
@@ -235,13 +276,19 @@ fn lpos_options() {
         ints(&[6, 7])
     );
     assert_eq!(run(&mut c, &["LPOS", "l", "c", "MAXLEN", "2"]), Value::Nil);
-    assert_eq!(run(&mut c, &["LPOS", "l", "c", "MAXLEN", "3"]), Value::Int(2));
+    assert_eq!(
+        run(&mut c, &["LPOS", "l", "c", "MAXLEN", "3"]),
+        Value::Int(2)
+    );
     assert_eq!(
         run(&mut c, &["LPOS", "l", "c", "COUNT", "0", "MAXLEN", "7"]),
         ints(&[2, 6])
     );
     assert_eq!(
-        run(&mut c, &["LPOS", "l", "c", "COUNT", "0", "RANK", "-1", "MAXLEN", "1"]),
+        run(
+            &mut c,
+            &["LPOS", "l", "c", "COUNT", "0", "RANK", "-1", "MAXLEN", "1"]
+        ),
         ints(&[7])
     );
     assert_eq!(run(&mut c, &["LPOS", "l", "zz", "COUNT", "0"]), ints(&[]));
@@ -259,7 +306,10 @@ fn lpos_options() {
         "ERR value is not an integer or out of range"
     );
     assert_eq!(err(&mut c, &["LPOS", "l", "c", "RANK"]), "ERR syntax error");
-    assert_eq!(err(&mut c, &["LPOS", "l", "c", "FOO", "1"]), "ERR syntax error");
+    assert_eq!(
+        err(&mut c, &["LPOS", "l", "c", "FOO", "1"]),
+        "ERR syntax error"
+    );
 }
 
 #[test]
@@ -297,7 +347,10 @@ fn every_command_checks_the_type() {
     assert_eq!(run(&mut c, &["GET", "s"]), bulk("v"));
     assert_eq!(range(&mut c, "l"), ["a"]);
     // A missing source answers nil even when the destination has the wrong type.
-    assert_eq!(run(&mut c, &["LMOVE", "none", "s", "LEFT", "LEFT"]), Value::Nil);
+    assert_eq!(
+        run(&mut c, &["LMOVE", "none", "s", "LEFT", "LEFT"]),
+        Value::Nil
+    );
     // LMPOP stops at the first list it finds, before a later key of another type.
     assert_eq!(
         run(&mut c, &["LMPOP", "2", "l", "s", "LEFT"]),
@@ -311,7 +364,10 @@ fn lmpop_arguments() {
     let mut c = server.conn();
     run(&mut c, &["RPUSH", "b", "1", "2", "3"]);
     assert_eq!(
-        run(&mut c, &["LMPOP", "3", "a", "b", "c", "RIGHT", "COUNT", "2"]),
+        run(
+            &mut c,
+            &["LMPOP", "3", "a", "b", "c", "RIGHT", "COUNT", "2"]
+        ),
         Value::Array(vec![bulk("b"), strs(&["3", "2"])])
     );
     assert_eq!(
@@ -347,7 +403,10 @@ fn lmpop_arguments() {
         "ERR wrong number of arguments for 'lmpop' command"
     );
     assert_eq!(
-        run(&mut c, &["COMMAND", "GETKEYS", "LMPOP", "2", "x", "y", "LEFT"]),
+        run(
+            &mut c,
+            &["COMMAND", "GETKEYS", "LMPOP", "2", "x", "y", "LEFT"]
+        ),
         strs(&["x", "y"])
     );
 }
@@ -357,8 +416,14 @@ fn lmove_and_rpoplpush_on_one_shard() {
     let server = Server::start(&["--server-threads", "1"]);
     let mut c = server.conn();
     run(&mut c, &["RPUSH", "src", "a", "b", "c"]);
-    assert_eq!(run(&mut c, &["LMOVE", "src", "dst", "LEFT", "RIGHT"]), bulk("a"));
-    assert_eq!(run(&mut c, &["LMOVE", "src", "dst", "right", "left"]), bulk("c"));
+    assert_eq!(
+        run(&mut c, &["LMOVE", "src", "dst", "LEFT", "RIGHT"]),
+        bulk("a")
+    );
+    assert_eq!(
+        run(&mut c, &["LMOVE", "src", "dst", "right", "left"]),
+        bulk("c")
+    );
     assert_eq!(range(&mut c, "dst"), ["c", "a"]);
     assert_eq!(run(&mut c, &["RPOPLPUSH", "src", "dst"]), bulk("b"));
     assert_eq!(range(&mut c, "dst"), ["b", "c", "a"]);
@@ -372,10 +437,19 @@ fn lmove_and_rpoplpush_on_one_shard() {
     // Rotation on one key, both ways, and a pop and push at the same end.
     assert_eq!(run(&mut c, &["RPOPLPUSH", "dst", "dst"]), bulk("a"));
     assert_eq!(range(&mut c, "dst"), ["a", "b", "c"]);
-    assert_eq!(run(&mut c, &["LMOVE", "dst", "dst", "LEFT", "RIGHT"]), bulk("a"));
+    assert_eq!(
+        run(&mut c, &["LMOVE", "dst", "dst", "LEFT", "RIGHT"]),
+        bulk("a")
+    );
     assert_eq!(range(&mut c, "dst"), ["b", "c", "a"]);
-    assert_eq!(run(&mut c, &["LMOVE", "dst", "dst", "LEFT", "LEFT"]), bulk("b"));
-    assert_eq!(run(&mut c, &["LMOVE", "dst", "dst", "RIGHT", "RIGHT"]), bulk("a"));
+    assert_eq!(
+        run(&mut c, &["LMOVE", "dst", "dst", "LEFT", "LEFT"]),
+        bulk("b")
+    );
+    assert_eq!(
+        run(&mut c, &["LMOVE", "dst", "dst", "RIGHT", "RIGHT"]),
+        bulk("a")
+    );
     assert_eq!(range(&mut c, "dst"), ["b", "c", "a"]);
     // A one-element list rotating onto itself stays.
     run(&mut c, &["RPUSH", "one", "x"]);
@@ -411,7 +485,10 @@ fn lmove_rpoplpush_and_lmpop_across_shards() {
     assert_eq!(range(&mut c, &a), ["3", "1", "2"]);
     // Missing source: nil, and no destination appears.
     assert_eq!(run(&mut c, &["RPOPLPUSH", &b, &a]), Value::Nil);
-    assert_eq!(run(&mut c, &["LMOVE", &b, "{x}new", "LEFT", "LEFT"]), Value::Nil);
+    assert_eq!(
+        run(&mut c, &["LMOVE", &b, "{x}new", "LEFT", "LEFT"]),
+        Value::Nil
+    );
     assert_eq!(int(&mut c, &["EXISTS", &b]), 0);
     // Destination of the wrong type on the other shard: an error, and the source keeps
     // its element.
@@ -493,7 +570,7 @@ fn long_lists_match_a_model() {
             seed % n
         };
         let elem = |i: u64| -> String {
-            if i % 7 == 0 {
+            if i.is_multiple_of(7) {
                 format!("{}-{}", i % 5, "x".repeat((i % 300) as usize))
             } else {
                 format!("{}", i % 5)
@@ -531,7 +608,11 @@ fn long_lists_match_a_model() {
                 6 if step % 5 == 0 => {
                     let target = elem(rnd(1000));
                     let n = rnd(4) as i64 - 2;
-                    let limit = if n == 0 { usize::MAX } else { n.unsigned_abs() as usize };
+                    let limit = if n == 0 {
+                        usize::MAX
+                    } else {
+                        n.unsigned_abs() as usize
+                    };
                     let mut hits: Vec<usize> = model
                         .iter()
                         .enumerate()
@@ -566,7 +647,10 @@ fn long_lists_match_a_model() {
                     let want: Vec<&str> =
                         model.iter().skip(s).take(120).map(|x| x.as_str()).collect();
                     assert_eq!(
-                        run(&mut c, &["LRANGE", "l", &s.to_string(), &(s + 119).to_string()]),
+                        run(
+                            &mut c,
+                            &["LRANGE", "l", &s.to_string(), &(s + 119).to_string()]
+                        ),
                         strs(&want)
                     );
                 }

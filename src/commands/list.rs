@@ -10,7 +10,7 @@
 use super::{arity_error, Ctx, Keyspace, WrongType};
 use crate::config::Opt;
 use crate::protocol::{errors, parse_i64, Args, Reply};
-use crate::store::list::{End, Fill};
+use crate::store::list::{entry_size, End, Fill};
 use crate::store::{Collection, List};
 use crate::util::eq_ic;
 
@@ -56,6 +56,10 @@ fn push(ctx: &mut Ctx, args: Args, end: End, only_existing: bool) {
         }
     };
     let l = &mut *list;
+    if args.len() > 3 {
+        let bytes = args.iter().skip(2).map(|e| entry_size(e.len())).sum();
+        l.reserve(end, bytes, fill);
+    }
     for e in args.iter().skip(2) {
         l.push(end, e, fill);
     }

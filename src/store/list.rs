@@ -48,7 +48,7 @@ fn varint_len(n: usize) -> usize {
 
 /// Bytes an element of `n` bytes takes in a chunk.
 #[inline]
-fn entry_size(n: usize) -> usize {
+pub fn entry_size(n: usize) -> usize {
     n + 2 * varint_len(n)
 }
 
@@ -190,12 +190,44 @@ impl Chunk {
         *self = n;
     }
 
+    /// How much room to add for an element of `size` bytes: as much again as the chunk
+    /// holds (amortised O(1) pushes), but not past `limit`, the size the chunk may reach.
+    fn growth(&self, size: usize, limit: usize) -> usize {
+        let used = self.used();
+        size.max(used)
+            .max(MIN_CAP)
+            .min(limit.saturating_sub(used).max(size))
+    }
+
+    /// Makes sure there are `n` free bytes at `end`, keeping the other end's room.
+    fn reserve(&mut self, end: End, n: usize) {
+        let front = self.start() - HDR;
+        let back = self.capacity() - self.end();
+        match end {
+            End::Left if front < n => self.regrow(n, back),
+            End::Right if back < n => self.regrow(front, n),
+            _ => {}
+        }
+    }
+
+    /// Gives back the free room of a chunk that will not grow any more (a full chunk, once
+    /// a new one is started next to it).
+    fn seal(&mut self) {
+        if self.capacity() - HDR > self.used() + self.used() / 16 + MIN_CAP {
+            self.regrow(0, 0);
+        }
+    }
+
     pub fn push_back(&mut self, s: &[u8]) {
+        self.push_back_within(s, usize::MAX)
+    }
+
+    fn push_back_within(&mut self, s: &[u8], limit: usize) {
         let size = entry_size(s.len());
         if self.end() + size > self.capacity() {
             // Keep the room at the front as it is; double the room at the back.
             let front = self.start() - HDR;
-            let grow = size.max(self.used()).max(MIN_CAP);
+            let grow = self.growth(size, limit);
             self.regrow(front, grow);
         }
         let end = self.end();
@@ -204,12 +236,12 @@ impl Chunk {
         self.set(start, end + size, count + 1);
     }
 
-    pub fn push_front(&mut self, s: &[u8]) {
+    fn push_front_within(&mut self, s: &[u8], limit: usize) {
         let size = entry_size(s.len());
         if self.start() < HDR + size {
             // Keep the room at the back as it is; double the room at the front.
             let back = self.capacity() - self.end();
-            let front = size.max(self.used()).max(MIN_CAP);
+            let front = self.growth(size, limit);
             self.regrow(front, back);
         }
         let start = self.start() - size;
@@ -368,13 +400,14 @@ impl Fill {
     pub fn new(fill: i64) -> Fill {
         if fill < 0 {
             let k = (-fill).clamp(1, 5) as u32;
+            // The block, header included, stays within the size (an allocator size class).
             Fill {
-                max_bytes: 4096 << (k - 1),
+                max_bytes: (4096 << (k - 1)) - HDR,
                 max_count: usize::MAX,
             }
         } else {
             Fill {
-                max_bytes: 8192,
+                max_bytes: 8192 - HDR,
                 max_count: (fill as usize).clamp(1, u16::MAX as usize),
             }
         }
@@ -480,10 +513,11 @@ impl List {
             List::Small(c) => {
                 if fill.fits(c, s.len()) {
                     match end {
-                        End::Left => c.push_front(s),
-                        End::Right => c.push_back(s),
+                        End::Left => c.push_front_within(s, fill.max_bytes),
+                        End::Right => c.push_back_within(s, fill.max_bytes),
                     }
                 } else {
+                    c.seal();
                     let first = std::mem::replace(c, Chunk::none());
                     let len = first.count();
                     let mut chunks = VecDeque::with_capacity(4);
@@ -500,10 +534,11 @@ impl List {
                 .expect("a large list has chunks");
                 if fill.fits(c, s.len()) {
                     match end {
-                        End::Left => c.push_front(s),
-                        End::Right => c.push_back(s),
+                        End::Left => c.push_front_within(s, fill.max_bytes),
+                        End::Right => c.push_back_within(s, fill.max_bytes),
                     }
                 } else {
+                    c.seal();
                     let n = Chunk::from_elements([s]);
                     match end {
                         End::Left => l.chunks.push_front(n),
@@ -512,6 +547,30 @@ impl List {
                 }
                 l.len += 1;
             }
+        }
+    }
+
+    /// Makes room at `end` for `bytes` more bytes of elements (as [`entry_size`] counts
+    /// them), as far as the chunk there may grow: a push of many elements then allocates
+    /// once.
+    pub fn reserve(&mut self, end: End, bytes: usize, fill: Fill) {
+        let c = match self {
+            List::Small(c) if c.is_none() => {
+                let cap = bytes.min(fill.max_bytes).max(MIN_CAP);
+                let front = if end == End::Left { cap } else { 0 };
+                *c = Chunk::with_room(cap, front);
+                return;
+            }
+            List::Small(c) => c,
+            List::Large(l) => match end {
+                End::Left => l.chunks.front_mut(),
+                End::Right => l.chunks.back_mut(),
+            }
+            .expect("a large list has chunks"),
+        };
+        let n = bytes.min(fill.max_bytes.saturating_sub(c.used()));
+        if n > 0 {
+            c.reserve(end, n);
         }
     }
 
@@ -959,10 +1018,16 @@ mod tests {
                 let v: Vec<u8> = (0..size).map(|i| (i + step) as u8 % 5 + b'a').collect();
                 match rnd(12) {
                     0..=2 => {
+                        if rnd(3) == 0 {
+                            l.reserve(End::Left, rnd(100), fill);
+                        }
                         l.push(End::Left, &v, fill);
                         m.push_front(v);
                     }
                     3..=5 => {
+                        if rnd(3) == 0 {
+                            l.reserve(End::Right, rnd(100), fill);
+                        }
                         l.push(End::Right, &v, fill);
                         m.push_back(v);
                     }
