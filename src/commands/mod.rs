@@ -536,6 +536,23 @@ pub static COMMANDS: &[CommandDef] = &[
     c("hscan", -3, READONLY, KEY1, Keyed(hash::hscan), "hash", "Incrementally iterate hash fields and associated values"),
     // (end of hashes)
     // Lists (commands::list).
+    c("lpush", -3, WRITE | DENYOOM | FAST, KEY1, Keyed(list::lpush), "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
+    c("rpush", -3, WRITE | DENYOOM | FAST, KEY1, Keyed(list::rpush), "list", "Appends one or more elements to a list. Creates the key if it doesn't exist."),
+    c("lpushx", -3, WRITE | DENYOOM | FAST, KEY1, Keyed(list::lpushx), "list", "Prepends one or more elements to a list only when the list exists."),
+    c("rpushx", -3, WRITE | DENYOOM | FAST, KEY1, Keyed(list::rpushx), "list", "Appends an element to a list only when the list exists."),
+    c("lpop", -2, WRITE | FAST, KEY1, Keyed(list::lpop), "list", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
+    c("rpop", -2, WRITE | FAST, KEY1, Keyed(list::rpop), "list", "Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
+    c("llen", 2, READONLY | FAST, KEY1, Keyed(list::llen), "list", "Returns the length of a list."),
+    c("lrange", 4, READONLY, KEY1, Keyed(list::lrange), "list", "Returns a range of elements from a list."),
+    c("lindex", 3, READONLY, KEY1, Keyed(list::lindex), "list", "Returns an element from a list by its index."),
+    c("lset", 4, WRITE | DENYOOM, KEY1, Keyed(list::lset), "list", "Sets the value of an element in a list by its index."),
+    c("linsert", 5, WRITE | DENYOOM, KEY1, Keyed(list::linsert), "list", "Inserts an element before or after another element in a list."),
+    c("lrem", 4, WRITE, KEY1, Keyed(list::lrem), "list", "Removes elements from a list. Deletes the list if the last element was removed."),
+    c("ltrim", 4, WRITE, KEY1, Keyed(list::ltrim), "list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
+    c("lpos", -3, READONLY, KEY1, Keyed(list::lpos), "list", "Returns the index of matching elements in a list."),
+    c("lmove", 5, WRITE | DENYOOM, (1, 2, 1), Keyed(list::lmove), "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
+    c("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), Keyed(list::rpoplpush), "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
+    with_numkeys(c("lmpop", -4, WRITE, NOKEYS, Keyed(list::lmpop), "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."), 1),
     // (end of lists)
     // Sets (commands::set).
     c("sadd", -3, WRITE | DENYOOM | FAST, KEY1, Keyed(set::sadd), "set", "Adds one or more members to a set. Creates the key if it doesn't exist."),
