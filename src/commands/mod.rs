@@ -474,7 +474,6 @@ const fn with_subs(mut d: CommandDef, subs: &'static [(&'static str, i32)]) -> C
 }
 
 /// A command whose argument at `at` counts the keys that follow it.
-#[allow(dead_code)] // until the first numkeys command lands
 const fn with_numkeys(mut d: CommandDef, at: i32) -> CommandDef {
     d.numkeys = at;
     d
