@@ -13,6 +13,7 @@
 //!   and whole-keyspace commands), see `server::conn`.
 
 pub mod bitmap;
+pub mod blocking;
 pub mod hash;
 pub mod hll;
 pub mod keys;
@@ -483,6 +484,7 @@ const NOKEYS: (i32, i32, i32) = (0, 0, 0);
 const KEY1: (i32, i32, i32) = (1, 1, 1);
 const ALLKEYS: (i32, i32, i32) = (1, -1, 1);
 
+use blocking as b;
 use keys as k;
 use strings as s;
 use ConnCmd as C;
@@ -574,6 +576,15 @@ pub static COMMANDS: &[CommandDef] = &[
     // (end of sets)
     // Sorted sets (commands::zset).
     // (end of sorted sets)
+    // Blocking pops and moves (commands::blocking; the waiting is server::blocking's).
+    c("blpop", -3, WRITE | BLOCKING, (1, -2, 1), Keyed(b::blpop), "list", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    c("brpop", -3, WRITE | BLOCKING, (1, -2, 1), Keyed(b::brpop), "list", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    c("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, (1, 2, 1), Keyed(b::brpoplpush), "list", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
+    c("blmove", 6, WRITE | DENYOOM | BLOCKING, (1, 2, 1), Keyed(b::blmove), "list", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
+    with_numkeys(
+        c("blmpop", -5, WRITE | BLOCKING, NOKEYS, Keyed(b::blmpop), "list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+        2,
+    ),
     // Keys.
     c("del", -2, WRITE, ALLKEYS, Sp(k::del, Split::SumKeys), "generic", "Deletes one or more keys."),
     c("unlink", -2, WRITE | FAST, ALLKEYS, Sp(k::del, Split::SumKeys), "generic", "Asynchronously deletes one or more keys."),

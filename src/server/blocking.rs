@@ -185,11 +185,12 @@ fn timeout_arg(cmd: usize, args: &Args) -> usize {
     }
 }
 
-/// Redis's timeout: seconds as a float, 0 for none. (The try-once form already rejected a
-/// bad one.)
-fn parse_timeout(arg: &[u8]) -> Option<Duration> {
-    let secs: f64 = std::str::from_utf8(arg).ok()?.trim().parse().ok()?;
-    (secs > 0.0).then(|| Duration::from_secs_f64(secs))
+/// The command's timeout; None for none (0). The try-once form already rejected a bad one.
+fn timeout_of(arg: &[u8]) -> Option<Duration> {
+    match crate::commands::blocking::parse_timeout(arg) {
+        Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
+        _ => None,
+    }
 }
 
 /// Runs the try-once form of a blocking command wherever its keys are.
@@ -253,7 +254,7 @@ pub async fn run(st: &mut ConnState, cmd: usize, args: Args<'_>, out: &mut Vec<u
         out.extend_from_slice(&first);
         return;
     }
-    let timeout = parse_timeout(args.get(timeout_arg(cmd, &args)));
+    let timeout = timeout_of(args.get(timeout_arg(cmd, &args)));
     let deadline = timeout.map(|t| Instant::now() + t);
     let shard = st.shard.clone();
     let client = st.client.id;
