@@ -39,7 +39,9 @@ const ALPHA_INF: f64 = 0.721_347_520_444_481_7;
 const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 const CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
 
-/// The HLL's sparse data does not describe exactly 16384 registers.
+/// The HLL's sparse data does not describe exactly 16384 registers. (Every opcode is checked
+/// against overrunning them, as in Redis's fix for CVE-2025-32023, which the reference
+/// 7.0.15 build carries.)
 #[derive(Debug, PartialEq, Eq)]
 struct Corrupt;
 
@@ -196,10 +198,10 @@ fn to_dense(v: &mut Vec<u8>) -> Result<(), Corrupt> {
     let (mut idx, mut p) = (0usize, HDR);
     while p < v.len() {
         let (run, val, len) = opcode(v, p);
+        if run + idx > REGISTERS {
+            return Err(Corrupt);
+        }
         if val > 0 {
-            if run + idx > REGISTERS {
-                break;
-            }
             for i in idx..idx + run {
                 dense_set(&mut d, i, val);
             }
@@ -344,10 +346,10 @@ fn merge_into(max: &mut [u8], v: &[u8]) -> Result<(), Corrupt> {
     let (mut i, mut p) = (0usize, HDR);
     while p < v.len() {
         let (run, val, len) = opcode(v, p);
+        if run + i > REGISTERS {
+            return Err(Corrupt);
+        }
         if val > 0 {
-            if run + i > REGISTERS {
-                break;
-            }
             for m in &mut max[i..i + run] {
                 *m = (*m).max(val);
             }
@@ -377,6 +379,9 @@ fn histogram(v: &[u8]) -> Result<Histogram, Corrupt> {
     let (mut idx, mut p) = (0usize, HDR);
     while p < v.len() {
         let (run, val, len) = opcode(v, p);
+        if run + idx > REGISTERS {
+            return Err(Corrupt);
+        }
         idx += run;
         h[val as usize] += run as u64;
         p += len;
