@@ -172,6 +172,14 @@ fn invalid_and_corrupted_values() {
     assert_eq!(err(&mut c, &["PFADD", "s", "a"]), NOT_HLL);
     assert_eq!(err(&mut c, &["PFCOUNT", "s"]), NOT_HLL);
     assert_eq!(err(&mut c, &["PFDEBUG", "ENCODING", "s"]), NOT_HLL);
+    // Another type is the usual WRONGTYPE (checked once the server has lists).
+    if reply(&mut c, &["RPUSH", "l", "x"]).is_ok() {
+        let wrongtype = "WRONGTYPE Operation against a key holding the wrong kind of value";
+        assert_eq!(err(&mut c, &["PFADD", "l", "a"]), wrongtype);
+        assert_eq!(err(&mut c, &["PFCOUNT", "l"]), wrongtype);
+        assert_eq!(err(&mut c, &["PFCOUNT", "s", "l"]), NOT_HLL);
+        assert_eq!(err(&mut c, &["PFMERGE", "l"]), wrongtype);
+    }
     ok(&mut c, &["SET", "n", "12345678901234567"]);
     assert_eq!(err(&mut c, &["PFCOUNT", "n"]), NOT_HLL);
     // A dense header on a string of the wrong length is not an HLL either.

@@ -644,10 +644,10 @@ pub fn pfdebug(ctx: &mut Ctx, args: Args) {
         }
         out.int(convert as i64);
     } else {
-        out.error(format!(
-            "ERR Unknown PFDEBUG subcommand '{}'",
-            String::from_utf8_lossy(sub)
-        ));
+        let mut msg = b"ERR Unknown PFDEBUG subcommand '".to_vec();
+        msg.extend_from_slice(sub);
+        msg.push(b'\'');
+        out.error(msg);
     }
 }
 
