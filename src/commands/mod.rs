@@ -515,8 +515,20 @@ pub static COMMANDS: &[CommandDef] = &[
     c("incrbyfloat", 3, WRITE | DENYOOM | FAST, KEY1, Keyed(s::incrbyfloat), "string", "Increment the floating point value of a key by a number."),
     c("lcs", -3, READONLY, (1, 2, 1), Keyed(s::lcs), "string", "Finds the longest common substring."),
     // Bitmaps (commands::bitmap).
+    c("setbit", 4, WRITE | DENYOOM, KEY1, Keyed(bitmap::setbit), "bitmap", "Sets or clears the bit at offset in the string value stored at key"),
+    c("getbit", 3, READONLY | FAST, KEY1, Keyed(bitmap::getbit), "bitmap", "Returns the bit value at offset in the string value stored at key"),
+    c("bitcount", -2, READONLY, KEY1, Keyed(bitmap::bitcount), "bitmap", "Count set bits in a string"),
+    c("bitpos", -3, READONLY, KEY1, Keyed(bitmap::bitpos), "bitmap", "Find first bit set or clear in a string"),
+    c("bitop", -4, WRITE | DENYOOM, (2, -1, 1), Keyed(bitmap::bitop), "bitmap", "Perform bitwise operations between strings"),
+    c("bitfield", -2, WRITE | DENYOOM, KEY1, Keyed(bitmap::bitfield), "bitmap", "Perform arbitrary bitfield integer operations on strings"),
+    c("bitfield_ro", -2, READONLY | FAST, KEY1, Keyed(bitmap::bitfield_ro), "bitmap", "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD"),
     // (end of bitmaps)
     // HyperLogLog (commands::hll).
+    c("pfadd", -2, WRITE | DENYOOM | FAST, KEY1, Keyed(hll::pfadd), "hyperloglog", "Adds the specified elements to the specified HyperLogLog."),
+    c("pfcount", -2, READONLY, ALLKEYS, Keyed(hll::pfcount), "hyperloglog", "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s)."),
+    c("pfmerge", -2, WRITE | DENYOOM, ALLKEYS, Keyed(hll::pfmerge), "hyperloglog", "Merge N different HyperLogLogs into a single one."),
+    c("pfdebug", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), Keyed(hll::pfdebug), "hyperloglog", "Internal commands for debugging HyperLogLog values"),
+    c("pfselftest", 1, ADMIN, NOKEYS, Keyed(hll::pfselftest), "hyperloglog", "An internal command for testing HyperLogLog values"),
     // (end of hyperloglog)
     // Hashes (commands::hash).
     c("hset", -4, WRITE | DENYOOM | FAST, KEY1, Keyed(hash::hset), "hash", "Set the string value of a hash field"),
