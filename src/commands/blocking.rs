@@ -5,9 +5,9 @@
 //! connection's business (`server::blocking`), which runs these again when a key is ready.
 
 use super::list;
-use crate::store::list::End;
 use super::{Ctx, WrongType};
 use crate::protocol::{errors, Args};
+use crate::store::list::End;
 
 /// Redis's timeout argument (seconds, fractions allowed) in milliseconds; 0 means forever.
 pub fn parse_timeout(arg: &[u8]) -> Result<u64, &'static str> {
@@ -106,8 +106,14 @@ mod tests {
         assert_eq!(parse_timeout(b"1.5"), Ok(1500));
         assert_eq!(parse_timeout(b"0.0001"), Ok(1));
         assert_eq!(parse_timeout(b"-1"), Err("ERR timeout is negative"));
-        assert_eq!(parse_timeout(b"x"), Err("ERR timeout is not a float or out of range"));
-        assert_eq!(parse_timeout(b" 1"), Err("ERR timeout is not a float or out of range"));
+        assert_eq!(
+            parse_timeout(b"x"),
+            Err("ERR timeout is not a float or out of range")
+        );
+        assert_eq!(
+            parse_timeout(b" 1"),
+            Err("ERR timeout is not a float or out of range")
+        );
         assert_eq!(parse_timeout(b"inf"), Err("ERR timeout is out of range"));
     }
 }

@@ -635,6 +635,13 @@ pub fn lcs(ctx: &mut Ctx, args: Args) {
             .out
             .error("ERR If you want both the length and indexes, please just use IDX.");
     }
+    // Redis bounds the table's transient memory by proto-max-bulk-len.
+    let table_bytes = (a.len() as u128 + 1) * (b.len() as u128 + 1) * 4;
+    if table_bytes > ctx.config.int(crate::config::Opt::ProtoMaxBulkLen) as u128 {
+        return ctx
+            .out
+            .error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+    }
     // Dynamic programming table of LCS lengths, (a.len()+1) x (b.len()+1).
     let (n, m) = (a.len(), b.len());
     let mut dp = vec![0u32; (n + 1) * (m + 1)];
