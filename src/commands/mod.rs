@@ -20,6 +20,7 @@ pub mod keys;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod strings;
 pub mod zset;
 
@@ -355,6 +356,8 @@ pub enum ConnCmd {
     Publish,
     Spublish,
     Pubsub,
+    Sort,
+    SortRo,
 }
 
 #[derive(Clone, Copy)]
@@ -620,6 +623,8 @@ pub static COMMANDS: &[CommandDef] = &[
         c("object", -2, READONLY, (2, 2, 1), Keyed(k::object), "generic", "A container for object introspection commands."),
         &[("encoding", 3), ("freq", 3), ("idletime", 3), ("refcount", 3), ("help", 2)],
     ),
+    c("sort", -2, WRITE | DENYOOM, KEY1, Conn(C::Sort), "generic", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result."),
+    c("sort_ro", -2, READONLY, KEY1, Conn(C::SortRo), "generic", "Returns the sorted elements of a list, a set, or a sorted set."),
     c("keys", 2, READONLY, NOKEYS, Conn(C::Keys), "generic", "Returns all key names that match a pattern."),
     c("scan", -2, READONLY, NOKEYS, Conn(C::Scan), "generic", "Iterates over the key names in the database."),
     c("randomkey", 1, READONLY, NOKEYS, Conn(C::Randomkey), "generic", "Returns a random key name from the database."),

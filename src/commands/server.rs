@@ -39,6 +39,8 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
         | ConnCmd::Publish
         | ConnCmd::Spublish
         | ConnCmd::Pubsub => crate::server::pubsub::run(which, st, args, out).await,
+        ConnCmd::Sort => super::sort::run(st, args, out, false).await,
+        ConnCmd::SortRo => super::sort::run(st, args, out, true).await,
         ConnCmd::Client => client(st, args, out).await,
         ConnCmd::Command => command(st, args, out),
         ConnCmd::Info => info(st, args, out).await,

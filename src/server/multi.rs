@@ -304,6 +304,16 @@ fn touches_keyspace(c: ConnCmd) -> bool {
     use ConnCmd::*;
     matches!(
         c,
-        Swapdb | Dbsize | Flushdb | Flushall | Keys | Scan | Randomkey | Debug | Info
+        Swapdb
+            | Dbsize
+            | Flushdb
+            | Flushall
+            | Keys
+            | Scan
+            | Randomkey
+            | Debug
+            | Info
+            | Sort
+            | SortRo
     )
 }

@@ -41,6 +41,7 @@ mod hll;
 mod list;
 mod pubsub;
 mod set;
+mod sort;
 mod strings;
 mod tx;
 mod zset;
@@ -113,4 +114,10 @@ fn transactions_match_redis() {
 #[ignore = "needs redis-server (apt-get install redis-server)"]
 fn pubsub_matches_redis() {
     run(&[(1, strings::generate), (1, pubsub::generate)]);
+}
+
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server)"]
+fn sort_matches_redis() {
+    run(&[(1, strings::generate), (4, sort::generate)]);
 }
