@@ -225,7 +225,9 @@ async fn fetch_pattern(
 ) -> Vec<Option<Vec<u8>>> {
     let shard = &st.shard;
     let mut out: Vec<Option<Vec<u8>>> = vec![None; elems.len()];
-    let mut by_shard: BTreeMap<usize, Vec<(usize, Vec<u8>, Option<Vec<u8>>)>> = BTreeMap::new();
+    // Per shard: (element index, key, hash field) to look up.
+    type Lookups = Vec<(usize, Vec<u8>, Option<Vec<u8>>)>;
+    let mut by_shard: BTreeMap<usize, Lookups> = BTreeMap::new();
     for (i, e) in elems.iter().enumerate() {
         if pattern == b"#" {
             out[i] = Some(e.clone());
