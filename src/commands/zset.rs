@@ -443,7 +443,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, mut incr: bool) {
         at += 1;
     }
     let elements = args.len() - at;
-    if elements % 2 != 0 || elements == 0 {
+    if !elements.is_multiple_of(2) || elements == 0 {
         return ctx.out.error(errors::SYNTAX);
     }
     let pairs = elements / 2;
@@ -452,7 +452,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, mut incr: bool) {
             .out
             .error("ERR XX and NX options at the same time are not compatible");
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return ctx
             .out
             .error("ERR GT, LT, and/or NX options at the same time are not compatible");
@@ -710,6 +710,7 @@ fn zrange_generic(
         },
     };
     let (mut ks, out) = ctx.split();
+    let lim = limits(&ks);
     let z = match ks.read::<ZSet>(args.get(src)) {
         Err(_) => return out.error(errors::WRONGTYPE),
         Ok(z) => z,
@@ -722,12 +723,25 @@ fn zrange_generic(
     match dst {
         None => reply_pairs(out, &items, withscores),
         Some(dst) => {
-            let mut owned: Vec<(f64, Vec<u8>)> =
-                items.iter().map(|&(m, s)| (s, m.to_vec())).collect();
-            if rev {
-                owned.reverse();
+            // Built as Redis builds it: one member at a time in the order of the range, in a
+            // listpack unless a rank range is known to be too long, converting on the way
+            // (so a -0 score added while it was a listpack reads 0, as in Redis).
+            if items.is_empty() {
+                ks.delete(dst);
+                return out.int(0);
             }
-            store_result(&mut ks, out, dst, &owned);
+            let mut z = if by == By::Rank && items.len() > lim.max_entries {
+                ZSet::new_large()
+            } else {
+                ZSet::default()
+            };
+            for &(m, s) in &items {
+                z.insert(s, m, lim);
+            }
+            let n = z.len();
+            drop(items);
+            ks.store(dst, z.wrap());
+            out.int(n as i64);
         }
     }
 }
@@ -833,6 +847,7 @@ pub fn zremrangebylex(ctx: &mut Ctx, args: Args) {
 /// With no existing key it replies a null array when `nil_when_empty`, else an empty array;
 /// a key of another type is WRONGTYPE. Returns the key it popped from, if any (the blocking
 /// commands need to know whether to block: they should check first that a key exists).
+#[allow(clippy::too_many_arguments)]
 pub fn pop_generic(
     ks: &mut Keyspace,
     out: &mut Reply,

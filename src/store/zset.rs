@@ -76,6 +76,12 @@ impl ZSet {
         }
     }
 
+    /// An empty set in the large encoding (ZRANGESTORE of a rank range longer than the
+    /// entry limit starts there, as in Redis).
+    pub fn new_large() -> ZSet {
+        ZSet::Large(Box::new(Skiplist::new()))
+    }
+
     pub fn is_small(&self) -> bool {
         matches!(self, ZSet::Small(_))
     }
