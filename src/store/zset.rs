@@ -1,32 +1,324 @@
-//! ZSet values.
+//! Sorted set values, in Redis's two encodings.
 //!
-//! Placeholder so the rest of the tree compiles: the data-types work replaces it with the real
-//! structure (compact encoding for small values, an indexed one for large).
+//! - Small sets (up to `zset-max-listpack-entries` members of up to `zset-max-listpack-value`
+//!   bytes) are one packed buffer of `(score, member)` entries in order, like Redis's
+//!   listpack: one allocation, linear lookups, which is what Redis does at these sizes too.
+//! - Large sets are a skiplist with spans (an order-statistics structure: ranks and positions
+//!   in O(log n)) over an arena of nodes, plus a hash index from member to node for O(1)
+//!   ZSCORE. The index borrows the member bytes from the nodes instead of copying them.
+//!
+//! Conversion is one-way, small to large, exactly when Redis converts (see [`ZSet::insert`]),
+//! so OBJECT ENCODING reports what Redis would. The *STORE commands build their result with
+//! [`ZSet::from_sorted`], which picks the encoding Redis's zsetConvertToListpackIfNeeded
+//! would.
 
-use super::value::{Collection, Value};
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
-#[derive(Debug, Clone, Default)]
-pub struct ZSet {
-    _placeholder: (),
+use super::value::{digest_bytes, digest_seq, Collection, Value};
+
+/// The encoding thresholds (`zset-max-listpack-entries`, `zset-max-listpack-value`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_entries: usize,
+    pub max_value: usize,
+}
+
+impl Limits {
+    pub fn from_config(cfg: &crate::config::Config) -> Limits {
+        use crate::config::Opt;
+        Limits {
+            max_entries: cfg.int(Opt::ZsetMaxListpackEntries).max(0) as usize,
+            max_value: cfg.int(Opt::ZsetMaxListpackValue).max(0) as usize,
+        }
+    }
+}
+
+/// A sorted set: at most 16 bytes, so that a [`Value`] stays 24.
+#[derive(Debug, Clone)]
+pub enum ZSet {
+    Small(Packed),
+    Large(Box<Skiplist>),
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet::Small(Packed::default())
+    }
+}
+
+/// Whether `(s1, m1)` sorts before `(s2, m2)`: by score, then by member bytes.
+#[inline]
+fn before(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> bool {
+    s1 < s2 || (s1 == s2 && m1 < m2)
+}
+
+impl ZSet {
+    /// A set from entries already sorted by (score, member), with distinct members, in the
+    /// encoding Redis gives a computed result (ZUNIONSTORE, ZRANGESTORE ...).
+    pub fn from_sorted<M: AsRef<[u8]>>(entries: &[(f64, M)], limits: Limits) -> ZSet {
+        let max_len = entries
+            .iter()
+            .map(|e| e.1.as_ref().len())
+            .max()
+            .unwrap_or(0);
+        if entries.len() <= limits.max_entries && max_len <= limits.max_value {
+            let mut p = Packed::default();
+            p.extend_sorted(entries.iter().map(|(s, m)| (*s, m.as_ref())));
+            ZSet::Small(p)
+        } else {
+            let mut sl = Skiplist::new();
+            for (s, m) in entries {
+                sl.insert(*s, m.as_ref().into());
+            }
+            ZSet::Large(Box::new(sl))
+        }
+    }
+
+    /// An empty set in the large encoding (ZRANGESTORE of a rank range longer than the
+    /// entry limit starts there, as in Redis).
+    pub fn new_large() -> ZSet {
+        ZSet::Large(Box::new(Skiplist::new()))
+    }
+
+    pub fn is_small(&self) -> bool {
+        matches!(self, ZSet::Small(_))
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ZSet::Small(p) => p.len(),
+            ZSet::Large(s) => s.len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Small(p) => p.find(member).map(|(_, s, _)| s),
+            ZSet::Large(s) => s.score(member),
+        }
+    }
+
+    /// The 0-based rank of `member` in ascending order.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        match self {
+            ZSet::Small(p) => p.iter().position(|(_, m, _)| m == member),
+            ZSet::Large(s) => {
+                let score = s.score(member)?;
+                Some(s.rank_of(score, member) - 1)
+            }
+        }
+    }
+
+    /// Adds a member that is not in the set, converting to the large encoding first when
+    /// Redis would: the set would exceed the entry limit, or the member the size limit.
+    pub fn insert(&mut self, score: f64, member: &[u8], limits: Limits) {
+        if let ZSet::Small(p) = self {
+            if p.len() + 1 > limits.max_entries || member.len() > limits.max_value {
+                self.convert_to_large();
+            }
+        }
+        match self {
+            ZSet::Small(p) => p.insert(score, member),
+            ZSet::Large(s) => {
+                s.insert(score, member.into());
+            }
+        }
+    }
+
+    /// Changes the score of a member that is in the set.
+    pub fn set_score(&mut self, member: &[u8], score: f64) {
+        match self {
+            ZSet::Small(p) => {
+                if let Some((pos, _, end)) = p.find(member) {
+                    p.remove_span(pos, end);
+                    p.insert(score, member);
+                }
+            }
+            ZSet::Large(s) => s.set_score(member, score),
+        }
+    }
+
+    /// Removes a member; returns its score if it was there.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Small(p) => {
+                let (pos, score, end) = p.find(member)?;
+                p.remove_span(pos, end);
+                Some(score)
+            }
+            ZSet::Large(s) => s.remove(member),
+        }
+    }
+
+    /// Removes the members of ranks `start..=end` (0-based, within bounds); returns how many.
+    pub fn remove_ranks(&mut self, start: usize, end: usize) -> usize {
+        if start > end || end >= self.len() {
+            return 0;
+        }
+        match self {
+            ZSet::Small(p) => {
+                p.remove_ranks(start, end);
+            }
+            ZSet::Large(s) => {
+                for _ in start..=end {
+                    s.remove_at_rank(start + 1);
+                }
+            }
+        }
+        end - start + 1
+    }
+
+    /// Calls `f` with the members in order from rank `start`, ascending or (`rev`) descending,
+    /// until it returns false or the set ends.
+    pub fn walk<'a>(&'a self, start: usize, rev: bool, mut f: impl FnMut(&'a [u8], f64) -> bool) {
+        let len = self.len();
+        if start >= len {
+            return;
+        }
+        match self {
+            ZSet::Small(p) => {
+                if rev {
+                    let pos = p.positions();
+                    for &at in pos[..=start].iter().rev() {
+                        let (m, s, _) = p.entry_at(at as usize);
+                        if !f(m, s) {
+                            return;
+                        }
+                    }
+                } else {
+                    for (_, m, s) in p.iter().skip(start) {
+                        if !f(m, s) {
+                            return;
+                        }
+                    }
+                }
+            }
+            ZSet::Large(sl) => {
+                let mut x = sl.at_rank(start + 1);
+                while x != NIL {
+                    let n = &sl.nodes[x as usize];
+                    if !f(&n.member, n.score) {
+                        return;
+                    }
+                    x = if rev { n.backward } else { n.levels[0].forward };
+                }
+            }
+        }
+    }
+
+    /// All members in ascending order.
+    pub fn iter(&self) -> Iter<'_> {
+        match self {
+            ZSet::Small(p) => Iter::Small(p.iter()),
+            ZSet::Large(s) => Iter::Large(s, s.nodes[0].levels[0].forward),
+        }
+    }
+
+    /// The member and score at a 0-based rank.
+    pub fn at(&self, rank: usize) -> Option<(&[u8], f64)> {
+        let mut found = None;
+        self.walk(rank, false, |m, s| {
+            found = Some((m, s));
+            false
+        });
+        found
+    }
+
+    /// The rank of the first member (in ascending order) for which `pred` holds, `pred` being
+    /// false then true along the order. The small encoding scans linearly, as Redis's listpack
+    /// code does, so a predicate that is not monotonic (a lex range over mixed scores) gives
+    /// Redis's listpack answer.
+    pub fn first_where(&self, pred: impl Fn(f64, &[u8]) -> bool) -> Option<usize> {
+        match self {
+            ZSet::Small(p) => p.iter().position(|(_, m, s)| pred(s, m)),
+            ZSet::Large(s) => s.first_where(pred).map(|r| r - 1),
+        }
+    }
+
+    /// The rank of the last member for which `pred` holds, `pred` being true then false along
+    /// the order (the small encoding scans from the end).
+    pub fn last_where(&self, pred: impl Fn(f64, &[u8]) -> bool) -> Option<usize> {
+        match self {
+            ZSet::Small(p) => {
+                let pos = p.positions();
+                pos.iter().rposition(|&at| {
+                    let (m, s, _) = p.entry_at(at as usize);
+                    pred(s, m)
+                })
+            }
+            ZSet::Large(s) => s.last_where(pred).map(|r| r - 1),
+        }
+    }
+
+    fn convert_to_large(&mut self) {
+        if let ZSet::Small(p) = self {
+            let mut sl = Skiplist::new();
+            for (_, m, s) in p.iter() {
+                sl.insert(s, m.into());
+            }
+            *self = ZSet::Large(Box::new(sl));
+        }
+    }
+}
+
+/// Iterates a sorted set in ascending order.
+pub enum Iter<'a> {
+    Small(PackedIter<'a>),
+    Large(&'a Skiplist, u32),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Small(it) => it.next().map(|(_, m, s)| (m, s)),
+            Iter::Large(sl, x) => {
+                if *x == NIL {
+                    return None;
+                }
+                let n = &sl.nodes[*x as usize];
+                *x = n.levels[0].forward;
+                Some((&n.member, n.score))
+            }
+        }
+    }
 }
 
 impl Collection for ZSet {
     const TYPE_NAME: &'static str = "zset";
 
     fn len(&self) -> usize {
-        0
+        ZSet::len(self)
     }
 
     fn encoding(&self) -> &'static str {
-        "listpack"
+        match self {
+            ZSet::Small(_) => "listpack",
+            ZSet::Large(_) => "skiplist",
+        }
     }
 
     fn heap_size(&self) -> usize {
-        0
+        match self {
+            ZSet::Small(p) => p.0.len(),
+            ZSet::Large(s) => s.heap_size(),
+        }
     }
 
     fn digest(&self) -> u64 {
-        0
+        self.iter().fold(0u64, |acc, (m, s)| {
+            acc.wrapping_add(digest_seq(
+                digest_bytes(m),
+                digest_bytes(&s.to_bits().to_le_bytes()),
+            ))
+        })
     }
 
     fn wrap(self) -> Value {
@@ -45,5 +337,739 @@ impl Collection for ZSet {
             Value::ZSet(x) => Some(x),
             _ => None,
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The small encoding.
+
+/// Entries packed in one exact-size buffer: a 4-byte count, then per entry the score (8 bytes,
+/// little-endian f64), the member's length (1 byte, or 255 and 4 bytes) and its bytes, in
+/// (score, member) order. Like a listpack, it cannot hold -0: a zero score is stored as 0.
+#[derive(Debug, Clone, Default)]
+pub struct Packed(Box<[u8]>);
+
+pub struct PackedIter<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for PackedIter<'a> {
+    /// (offset of the entry, member, score)
+    type Item = (usize, &'a [u8], f64);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.buf.len() {
+            return None;
+        }
+        let at = self.pos;
+        let (m, s, next) = decode(self.buf, at);
+        self.pos = next;
+        Some((at, m, s))
+    }
+}
+
+#[inline]
+fn decode(buf: &[u8], at: usize) -> (&[u8], f64, usize) {
+    let score = f64::from_le_bytes(buf[at..at + 8].try_into().unwrap());
+    let (len, start) = match buf[at + 8] {
+        255 => (
+            u32::from_le_bytes(buf[at + 9..at + 13].try_into().unwrap()) as usize,
+            at + 13,
+        ),
+        n => (n as usize, at + 9),
+    };
+    (&buf[start..start + len], score, start + len)
+}
+
+fn encode(out: &mut Vec<u8>, score: f64, member: &[u8]) {
+    // A listpack stores an integral score as an integer, which turns -0 into 0.
+    let score = if score == 0.0 { 0.0 } else { score };
+    out.extend_from_slice(&score.to_le_bytes());
+    if member.len() < 255 {
+        out.push(member.len() as u8);
+    } else {
+        out.push(255);
+        out.extend_from_slice(&(member.len() as u32).to_le_bytes());
+    }
+    out.extend_from_slice(member);
+}
+
+fn encoded_len(member: &[u8]) -> usize {
+    8 + if member.len() < 255 { 1 } else { 5 } + member.len()
+}
+
+impl Packed {
+    pub fn len(&self) -> usize {
+        if self.0.is_empty() {
+            0
+        } else {
+            u32::from_le_bytes(self.0[..4].try_into().unwrap()) as usize
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn set_len(buf: &mut [u8], n: usize) {
+        buf[..4].copy_from_slice(&(n as u32).to_le_bytes());
+    }
+
+    pub fn iter(&self) -> PackedIter<'_> {
+        PackedIter {
+            buf: &self.0,
+            pos: 4.min(self.0.len()),
+        }
+    }
+
+    fn entry_at(&self, at: usize) -> (&[u8], f64, usize) {
+        decode(&self.0, at)
+    }
+
+    /// The offsets of all entries, for reverse walks.
+    fn positions(&self) -> Vec<u32> {
+        self.iter().map(|(at, _, _)| at as u32).collect()
+    }
+
+    /// (offset, score, end offset) of `member`.
+    fn find(&self, member: &[u8]) -> Option<(usize, f64, usize)> {
+        let mut it = self.iter();
+        while let Some((at, m, s)) = it.next() {
+            if m == member {
+                return Some((at, s, it.pos));
+            }
+        }
+        None
+    }
+
+    fn insert(&mut self, score: f64, member: &[u8]) {
+        let n = self.len();
+        let at = self
+            .iter()
+            .find(|&(_, m, s)| before(score, member, s, m))
+            .map_or(self.0.len().max(4), |(at, _, _)| at);
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        if v.is_empty() {
+            v.extend_from_slice(&[0; 4]);
+        }
+        let mut entry = Vec::with_capacity(encoded_len(member));
+        encode(&mut entry, score, member);
+        v.reserve_exact(entry.len());
+        v.splice(at..at, entry);
+        Self::set_len(&mut v, n + 1);
+        self.0 = v.into_boxed_slice();
+    }
+
+    fn remove_span(&mut self, from: usize, to: usize) {
+        let n = self.len();
+        if n == 1 {
+            self.0 = Box::default();
+            return;
+        }
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        v.drain(from..to);
+        Self::set_len(&mut v, n - 1);
+        self.0 = v.into_boxed_slice();
+    }
+
+    fn remove_ranks(&mut self, start: usize, end: usize) -> usize {
+        let n = self.len();
+        let removed = end - start + 1;
+        if removed == n {
+            self.0 = Box::default();
+            return removed;
+        }
+        let pos = self.positions();
+        let from = pos[start] as usize;
+        let to = if end + 1 < n {
+            pos[end + 1] as usize
+        } else {
+            self.0.len()
+        };
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        v.drain(from..to);
+        Self::set_len(&mut v, n - removed);
+        self.0 = v.into_boxed_slice();
+        removed
+    }
+
+    fn extend_sorted<'a>(&mut self, entries: impl Iterator<Item = (f64, &'a [u8])>) {
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        let mut n = 0;
+        if v.is_empty() {
+            v.extend_from_slice(&[0; 4]);
+        } else {
+            n = self.len();
+        }
+        for (s, m) in entries {
+            encode(&mut v, s, m);
+            n += 1;
+        }
+        if n == 0 {
+            return;
+        }
+        Self::set_len(&mut v, n);
+        self.0 = v.into_boxed_slice();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The large encoding: a skiplist with spans over an arena, plus a member index.
+
+const MAX_LEVEL: usize = 32;
+const NIL: u32 = u32::MAX;
+const HEADER: u32 = 0;
+
+#[derive(Debug, Clone, Copy)]
+struct Level {
+    forward: u32,
+    /// How many nodes the link skips over (the rank distance to `forward`).
+    span: u32,
+}
+
+#[derive(Debug)]
+struct Node {
+    member: Box<[u8]>,
+    score: f64,
+    backward: u32,
+    levels: Box<[Level]>,
+}
+
+/// A member's bytes, owned by its node. The index uses it as its key so that members are not
+/// stored twice; a node's member box is never replaced or freed while the index holds it.
+struct MemberRef {
+    ptr: *const u8,
+    len: usize,
+}
+
+impl MemberRef {
+    fn of(b: &[u8]) -> MemberRef {
+        MemberRef {
+            ptr: b.as_ptr(),
+            len: b.len(),
+        }
+    }
+
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the pointer and length describe a live node's member box (see above).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Borrow<[u8]> for MemberRef {
+    fn borrow(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+impl Hash for MemberRef {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.bytes().hash(h)
+    }
+}
+
+impl PartialEq for MemberRef {
+    fn eq(&self, o: &MemberRef) -> bool {
+        self.bytes() == o.bytes()
+    }
+}
+
+impl Eq for MemberRef {}
+
+impl std::fmt::Debug for MemberRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.bytes().escape_ascii().to_string())
+    }
+}
+
+#[derive(Debug)]
+pub struct Skiplist {
+    /// Node 0 is the header; freed slots are reused.
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    level: usize,
+    len: usize,
+    tail: u32,
+    index: HashMap<MemberRef, u32, ahash::RandomState>,
+    rng: u64,
+}
+
+// SAFETY: the raw pointers in the index point into heap data the skiplist itself owns, so
+// moving it to another thread or sharing it immutably is as safe as for its owned boxes.
+unsafe impl Send for Skiplist {}
+unsafe impl Sync for Skiplist {}
+
+impl Clone for Skiplist {
+    fn clone(&self) -> Self {
+        let mut s = Skiplist::new();
+        let mut x = self.nodes[0].levels[0].forward;
+        while x != NIL {
+            let n = &self.nodes[x as usize];
+            s.insert(n.score, n.member.clone());
+            x = n.levels[0].forward;
+        }
+        s
+    }
+}
+
+impl Skiplist {
+    fn new() -> Skiplist {
+        let header = Node {
+            member: Box::default(),
+            score: 0.0,
+            backward: NIL,
+            levels: vec![
+                Level {
+                    forward: NIL,
+                    span: 0
+                };
+                MAX_LEVEL
+            ]
+            .into_boxed_slice(),
+        };
+        Skiplist {
+            nodes: vec![header],
+            free: Vec::new(),
+            level: 1,
+            len: 0,
+            tail: NIL,
+            index: HashMap::default(),
+            rng: 0x2545_f491_4f6c_dd1d,
+        }
+    }
+
+    fn random_level(&mut self) -> usize {
+        let mut level = 1;
+        loop {
+            let mut x = self.rng;
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            self.rng = x;
+            let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 48;
+            // Probability 1/4 per extra level, as Redis's ZSKIPLIST_P.
+            if r & 0xFFFF < 0x4000 && level < MAX_LEVEL {
+                level += 1;
+            } else {
+                return level;
+            }
+        }
+    }
+
+    #[inline]
+    fn fwd(&self, x: u32, i: usize) -> u32 {
+        self.nodes[x as usize].levels[i].forward
+    }
+
+    #[inline]
+    fn span(&self, x: u32, i: usize) -> usize {
+        self.nodes[x as usize].levels[i].span as usize
+    }
+
+    fn score(&self, member: &[u8]) -> Option<f64> {
+        self.index
+            .get(member)
+            .map(|&x| self.nodes[x as usize].score)
+    }
+
+    fn heap_size(&self) -> usize {
+        let nodes: usize = self.nodes[1..]
+            .iter()
+            .map(|n| n.member.len() + n.levels.len() * 8)
+            .sum();
+        std::mem::size_of::<Skiplist>()
+            + self.nodes.capacity() * std::mem::size_of::<Node>()
+            + nodes
+            + self.index.capacity() * (std::mem::size_of::<(MemberRef, u32)>() + 1)
+    }
+
+    /// Inserts a member that is not in the list.
+    fn insert(&mut self, score: f64, member: Box<[u8]>) {
+        let mut update = [HEADER; MAX_LEVEL];
+        let mut rank = [0usize; MAX_LEVEL];
+        let mut x = HEADER;
+        for i in (0..self.level).rev() {
+            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
+            loop {
+                let f = self.fwd(x, i);
+                if f == NIL {
+                    break;
+                }
+                let n = &self.nodes[f as usize];
+                if !before(n.score, &n.member, score, &member) {
+                    break;
+                }
+                rank[i] += self.span(x, i);
+                x = f;
+            }
+            update[i] = x;
+        }
+        let level = self.random_level();
+        if level > self.level {
+            for i in self.level..level {
+                rank[i] = 0;
+                update[i] = HEADER;
+                self.nodes[0].levels[i].span = self.len as u32;
+            }
+            self.level = level;
+        }
+        let node = Node {
+            member,
+            score,
+            backward: if update[0] == HEADER { NIL } else { update[0] },
+            levels: vec![
+                Level {
+                    forward: NIL,
+                    span: 0
+                };
+                level
+            ]
+            .into_boxed_slice(),
+        };
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        for i in 0..level {
+            let u = update[i] as usize;
+            let ul = self.nodes[u].levels[i];
+            self.nodes[idx as usize].levels[i] = Level {
+                forward: ul.forward,
+                span: (ul.span as usize - (rank[0] - rank[i])) as u32,
+            };
+            self.nodes[u].levels[i] = Level {
+                forward: idx,
+                span: (rank[0] - rank[i] + 1) as u32,
+            };
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
+            self.nodes[u as usize].levels[i].span += 1;
+        }
+        let f = self.fwd(idx, 0);
+        if f != NIL {
+            self.nodes[f as usize].backward = idx;
+        } else {
+            self.tail = idx;
+        }
+        self.len += 1;
+        let key = MemberRef::of(&self.nodes[idx as usize].member);
+        self.index.insert(key, idx);
+    }
+
+    /// The update vector for (score, member): per level, the last node before it.
+    fn predecessors(&self, score: f64, member: &[u8]) -> [u32; MAX_LEVEL] {
+        let mut update = [HEADER; MAX_LEVEL];
+        let mut x = HEADER;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f == NIL {
+                    break;
+                }
+                let n = &self.nodes[f as usize];
+                if !before(n.score, &n.member, score, member) {
+                    break;
+                }
+                x = f;
+            }
+            update[i] = x;
+        }
+        update
+    }
+
+    /// Unlinks node `x` given its predecessors, frees its slot and returns its member.
+    fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) -> Box<[u8]> {
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            let u = u as usize;
+            if self.nodes[u].levels[i].forward == x {
+                let xl = self.nodes[x as usize].levels[i];
+                let ul = &mut self.nodes[u].levels[i];
+                ul.span = ul.span + xl.span - 1;
+                ul.forward = xl.forward;
+            } else {
+                self.nodes[u].levels[i].span -= 1;
+            }
+        }
+        let (f, b) = {
+            let n = &self.nodes[x as usize];
+            (n.levels[0].forward, n.backward)
+        };
+        if f != NIL {
+            self.nodes[f as usize].backward = b;
+        } else {
+            self.tail = b;
+        }
+        while self.level > 1 && self.nodes[0].levels[self.level - 1].forward == NIL {
+            self.level -= 1;
+        }
+        self.len -= 1;
+        let n = &mut self.nodes[x as usize];
+        n.levels = Box::default();
+        self.free.push(x);
+        std::mem::take(&mut n.member)
+    }
+
+    fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let &x = self.index.get(member)?;
+        let score = self.nodes[x as usize].score;
+        self.index.remove(member);
+        let update = self.predecessors(score, member);
+        debug_assert_eq!(self.fwd(update[0], 0), x);
+        self.unlink(x, &update);
+        if self.len == 0 {
+            self.shrink();
+        }
+        Some(score)
+    }
+
+    fn set_score(&mut self, member: &[u8], score: f64) {
+        let Some(&x) = self.index.get(member) else {
+            return;
+        };
+        let cur = self.nodes[x as usize].score;
+        self.index.remove(member);
+        let update = self.predecessors(cur, member);
+        let m = self.unlink(x, &update);
+        self.insert(score, m);
+    }
+
+    /// Removes the node at a 1-based rank.
+    fn remove_at_rank(&mut self, rank: usize) {
+        let mut update = [HEADER; MAX_LEVEL];
+        let mut x = HEADER;
+        let mut traversed = 0;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f == NIL || traversed + self.span(x, i) >= rank {
+                    break;
+                }
+                traversed += self.span(x, i);
+                x = f;
+            }
+            update[i] = x;
+        }
+        let x = self.fwd(update[0], 0);
+        if x == NIL {
+            return;
+        }
+        let m = {
+            let n = &self.nodes[x as usize];
+            MemberRef::of(&n.member)
+        };
+        self.index.remove(m.bytes());
+        self.unlink(x, &update);
+        if self.len == 0 {
+            self.shrink();
+        }
+    }
+
+    fn shrink(&mut self) {
+        self.nodes.truncate(1);
+        self.nodes.shrink_to_fit();
+        self.free = Vec::new();
+        self.index = HashMap::default();
+    }
+
+    /// The 1-based rank of a member known to be in the list.
+    fn rank_of(&self, score: f64, member: &[u8]) -> usize {
+        let mut x = HEADER;
+        let mut rank = 0;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f == NIL {
+                    break;
+                }
+                let n = &self.nodes[f as usize];
+                if !(n.score < score || (n.score == score && *n.member <= *member)) {
+                    break;
+                }
+                rank += self.span(x, i);
+                x = f;
+            }
+            if x != HEADER && *self.nodes[x as usize].member == *member {
+                return rank;
+            }
+        }
+        0
+    }
+
+    /// The node at a 1-based rank, or NIL.
+    fn at_rank(&self, rank: usize) -> u32 {
+        let mut x = HEADER;
+        let mut traversed = 0;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f == NIL || traversed + self.span(x, i) > rank {
+                    break;
+                }
+                traversed += self.span(x, i);
+                x = f;
+            }
+            if traversed == rank {
+                return if x == HEADER { NIL } else { x };
+            }
+        }
+        NIL
+    }
+
+    /// 1-based rank of the first node where `pred` holds.
+    fn first_where(&self, pred: impl Fn(f64, &[u8]) -> bool) -> Option<usize> {
+        let mut x = HEADER;
+        let mut rank = 0;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f == NIL {
+                    break;
+                }
+                let n = &self.nodes[f as usize];
+                if pred(n.score, &n.member) {
+                    break;
+                }
+                rank += self.span(x, i);
+                x = f;
+            }
+        }
+        (self.fwd(x, 0) != NIL).then_some(rank + 1)
+    }
+
+    /// 1-based rank of the last node where `pred` holds.
+    fn last_where(&self, pred: impl Fn(f64, &[u8]) -> bool) -> Option<usize> {
+        let mut x = HEADER;
+        let mut rank = 0;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f == NIL {
+                    break;
+                }
+                let n = &self.nodes[f as usize];
+                if !pred(n.score, &n.member) {
+                    break;
+                }
+                rank += self.span(x, i);
+                x = f;
+            }
+        }
+        (x != HEADER).then_some(rank)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: Limits = Limits {
+        max_entries: 128,
+        max_value: 64,
+    };
+    const NONE: Limits = Limits {
+        max_entries: 0,
+        max_value: 0,
+    };
+
+    fn contents(z: &ZSet) -> Vec<(Vec<u8>, f64)> {
+        z.iter().map(|(m, s)| (m.to_vec(), s)).collect()
+    }
+
+    #[test]
+    fn layout() {
+        assert_eq!(std::mem::size_of::<ZSet>(), 16);
+    }
+
+    /// Both encodings against a simple model, through random operations.
+    #[test]
+    fn encodings_agree_with_a_model() {
+        let mut rng = crate::util::Rng::new(42);
+        for limits in [SMALL, NONE] {
+            let mut z = ZSet::default();
+            let mut model: Vec<(f64, Vec<u8>)> = vec![];
+            for step in 0..3000 {
+                let m = format!("m{}", rng.below(200)).into_bytes();
+                let s = (rng.below(50) as f64) - 10.0;
+                match rng.below(4) {
+                    0 | 1 => {
+                        if let Some(i) = model.iter().position(|e| e.1 == m) {
+                            model[i].0 = s;
+                            z.set_score(&m, s);
+                        } else {
+                            model.push((s, m.clone()));
+                            z.insert(s, &m, limits);
+                        }
+                    }
+                    2 => {
+                        let had = model.iter().position(|e| e.1 == m).map(|i| model.remove(i));
+                        assert_eq!(z.remove(&m), had.map(|e| e.0));
+                    }
+                    _ => {
+                        let len = model.len();
+                        if len > 0 {
+                            let a = rng.below(len);
+                            let b = (a + rng.below(3)).min(len - 1);
+                            model
+                                .sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap().then(x.1.cmp(&y.1)));
+                            model.drain(a..=b);
+                            assert_eq!(z.remove_ranks(a, b), b - a + 1);
+                        }
+                    }
+                }
+                model.sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap().then(x.1.cmp(&y.1)));
+                assert_eq!(z.len(), model.len(), "step {step}");
+                if step % 50 == 0 {
+                    let want: Vec<(Vec<u8>, f64)> =
+                        model.iter().map(|(s, m)| (m.clone(), *s)).collect();
+                    assert_eq!(contents(&z), want);
+                    for (i, (s, m)) in model.iter().enumerate() {
+                        assert_eq!(z.rank(m), Some(i));
+                        assert_eq!(z.score(m), Some(*s));
+                        assert_eq!(z.at(i).map(|(m, s)| (m.to_vec(), s)), Some((m.clone(), *s)));
+                    }
+                    let mut rev = vec![];
+                    z.walk(z.len().saturating_sub(1), true, |m, s| {
+                        rev.push((m.to_vec(), s));
+                        true
+                    });
+                    let mut want_rev = want.clone();
+                    want_rev.reverse();
+                    assert_eq!(rev, want_rev);
+                    let first = z.first_where(|s, _| s >= 5.0);
+                    assert_eq!(first, model.iter().position(|e| e.0 >= 5.0));
+                    let last = z.last_where(|s, _| s <= 5.0);
+                    assert_eq!(last, model.iter().rposition(|e| e.0 <= 5.0));
+                }
+            }
+            assert_eq!(z.is_small(), limits.max_entries > 0 && z.len() <= 128);
+        }
+    }
+
+    #[test]
+    fn conversion_follows_the_limits() {
+        let mut z = ZSet::default();
+        for i in 0..128 {
+            z.insert(i as f64, format!("{i}").as_bytes(), SMALL);
+        }
+        assert!(z.is_small());
+        z.insert(0.5, b"x", SMALL);
+        assert!(!z.is_small());
+        let mut z = ZSet::default();
+        z.insert(1.0, &[b'a'; 65], SMALL);
+        assert!(!z.is_small());
+        let mut z = ZSet::default();
+        z.insert(-0.0, b"a", SMALL);
+        assert_eq!(z.score(b"a").unwrap().to_bits(), 0f64.to_bits());
+        let z2 = z.clone();
+        assert_eq!(z2.digest(), z.digest());
     }
 }
