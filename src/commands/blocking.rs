@@ -4,7 +4,7 @@
 //! Redis sends when it may not block (inside MULTI). Waiting, waking and timeouts are the
 //! connection's business (`server::blocking`), which runs these again when a key is ready.
 
-use super::list;
+use super::{list, zset};
 use super::{Ctx, WrongType};
 use crate::protocol::{errors, Args};
 use crate::store::list::End;
@@ -94,6 +94,35 @@ pub fn blmpop(ctx: &mut Ctx, args: Args) {
         }
     }
     out.null_array();
+}
+
+fn bzpop(ctx: &mut Ctx, args: Args, max: bool) {
+    if let Err(e) = parse_timeout(args.get(args.len() - 1)) {
+        return ctx.out.error(e);
+    }
+    let keys: Vec<&[u8]> = (1..args.len() - 1).map(|i| args.get(i)).collect();
+    let (mut ks, out) = ctx.split();
+    zset::pop_generic(&mut ks, out, &keys, max, true, -1, false, true);
+}
+
+pub fn bzpopmin(ctx: &mut Ctx, args: Args) {
+    bzpop(ctx, args, false)
+}
+
+pub fn bzpopmax(ctx: &mut Ctx, args: Args) {
+    bzpop(ctx, args, true)
+}
+
+pub fn bzmpop(ctx: &mut Ctx, args: Args) {
+    let (keys, max, count) = match zset::parse_mpop(&args, 2) {
+        Ok(p) => p,
+        Err(e) => return ctx.out.error(e),
+    };
+    if let Err(e) = parse_timeout(args.get(1)) {
+        return ctx.out.error(e);
+    }
+    let (mut ks, out) = ctx.split();
+    zset::pop_generic(&mut ks, out, &keys, max, true, count, true, true);
 }
 
 #[cfg(test)]

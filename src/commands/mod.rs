@@ -632,6 +632,12 @@ pub static COMMANDS: &[CommandDef] = &[
         c("blmpop", -5, WRITE | BLOCKING, NOKEYS, Keyed(b::blmpop), "list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
         2,
     ),
+    c("bzpopmin", -3, WRITE | FAST | BLOCKING, (1, -2, 1), Keyed(b::bzpopmin), "sorted_set", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
+    c("bzpopmax", -3, WRITE | FAST | BLOCKING, (1, -2, 1), Keyed(b::bzpopmax), "sorted_set", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped."),
+    with_numkeys(
+        c("bzmpop", -5, WRITE | BLOCKING, NOKEYS, Keyed(b::bzmpop), "sorted_set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
+        2,
+    ),
     // Keys.
     c("del", -2, WRITE, ALLKEYS, Sp(k::del, Split::SumKeys), "generic", "Deletes one or more keys."),
     c("unlink", -2, WRITE | FAST, ALLKEYS, Sp(k::del, Split::SumKeys), "generic", "Asynchronously deletes one or more keys."),

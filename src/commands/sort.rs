@@ -104,6 +104,7 @@ fn elements(v: &Value) -> Result<Vec<Vec<u8>>, ()> {
     match v {
         Value::List(l) => Ok(l.iter().map(|e| e.to_vec()).collect()),
         Value::Set(s) => Ok(s.iter().map(|e| e.to_vec()).collect()),
+        Value::ZSet(z) => Ok(z.iter().map(|(m, _)| m.to_vec()).collect()),
         _ => Err(()),
     }
 }

@@ -1058,19 +1058,16 @@ impl<'a> Src<'a> {
 }
 
 /// Looks the input keys up for reading, in order, as Redis does (counting keyspace hits and
-/// misses, stopping at the first key of a wrong type).
-///
-/// Plain sets: Redis accepts them as inputs with every score 1. This branch has no set type
-/// yet, so a set input is WRONGTYPE here; once sets land, a `Src` variant over the set's
-/// members (score 1.0) is all that is missing.
-fn read_sources<'k>(ks: &'k mut Keyspace, keys: &[&[u8]]) -> Option<Vec<Src<'k>>> {
+/// misses, stopping at the first key that is neither a sorted set nor a set); returns their
+/// positions (None for a missing key).
+fn source_positions(ks: &mut Keyspace, keys: &[&[u8]]) -> Option<Vec<Option<usize>>> {
     let now = ks.now_ms;
     for k in keys {
         match ks.db.find(k, now, ks.ks) {
             None => ks.ks.keyspace_misses += 1,
             Some(idx) => {
                 ks.ks.keyspace_hits += 1;
-                if !matches!(ks.db.at(idx).value, Value::ZSet(_)) {
+                if !matches!(ks.db.at(idx).value, Value::ZSet(_) | Value::Set(_)) {
                     return None;
                 }
             }
@@ -1078,16 +1075,28 @@ fn read_sources<'k>(ks: &'k mut Keyspace, keys: &[&[u8]]) -> Option<Vec<Src<'k>>
     }
     // Expired keys are gone now, so the positions found next stay valid together.
     let mut scratch = crate::store::KeyspaceStats::default();
-    let idxs: Vec<Option<usize>> = keys
-        .iter()
-        .map(|k| ks.db.find(k, now, &mut scratch))
-        .collect();
-    let db: &'k crate::store::Db = ks.db;
     Some(
-        idxs.into_iter()
-            .map(|i| Src(i.and_then(|i| ZSet::of(&db.at(i).value))))
+        keys.iter()
+            .map(|k| ks.db.find(k, now, &mut scratch))
             .collect(),
     )
+}
+
+/// A plain set as a sorted set input: every member with score 1, as Redis reads it.
+fn set_as_zset(s: &crate::store::Set) -> ZSet {
+    let mut z = ZSet::new_large();
+    let mut buf = itoa::Buffer::new();
+    for e in s.iter() {
+        z.insert(
+            1.0,
+            e.bytes(&mut buf),
+            Limits {
+                max_entries: usize::MAX,
+                max_value: usize::MAX,
+            },
+        );
+    }
+    z
 }
 
 fn setop_generic(
@@ -1114,9 +1123,25 @@ fn setop_generic(
     let setnum = setnum as usize;
     let keys: Vec<&[u8]> = (0..setnum).map(|i| args.get(numkeys_at + 1 + i)).collect();
     let (mut ks, out) = ctx.split();
-    let Some(srcs) = read_sources(&mut ks, &keys) else {
+    let Some(positions) = source_positions(&mut ks, &keys) else {
         return out.error(errors::WRONGTYPE);
     };
+    let converted: Vec<Option<ZSet>> = positions
+        .iter()
+        .map(|p| match p.map(|i| &ks.db.at(i).value) {
+            Some(Value::Set(s)) => Some(set_as_zset(s)),
+            _ => None,
+        })
+        .collect();
+    let db: &crate::store::Db = ks.db;
+    let srcs: Vec<Src> = positions
+        .iter()
+        .zip(&converted)
+        .map(|(p, c)| match c {
+            Some(z) => Src(Some(z)),
+            None => Src(p.and_then(|i| ZSet::of(&db.at(i).value))),
+        })
+        .collect();
     let mut weights = vec![1.0f64; setnum];
     let mut how = Aggregate::Sum;
     let mut withscores = false;

@@ -35,6 +35,7 @@
 mod common;
 
 mod bitmap;
+mod blocking;
 mod harness;
 mod hash;
 mod hll;
@@ -63,7 +64,11 @@ fn hashes_match_redis() {
 #[test]
 #[ignore = "needs redis-server (apt-get install redis-server)"]
 fn lists_match_redis() {
-    run(&[(1, strings::generate), (4, list::generate)]);
+    run(&[
+        (1, strings::generate),
+        (4, list::generate),
+        (1, blocking::generate),
+    ]);
 }
 
 #[test]
@@ -75,7 +80,11 @@ fn sets_match_redis() {
 #[test]
 #[ignore = "needs redis-server (apt-get install redis-server)"]
 fn sorted_sets_match_redis() {
-    run(&[(1, strings::generate), (4, zset::generate)]);
+    run(&[
+        (1, strings::generate),
+        (4, zset::generate),
+        (1, blocking::generate),
+    ]);
 }
 
 #[test]
@@ -101,6 +110,9 @@ fn all_types_match_redis() {
         (2, zset::generate),
         (1, bitmap::generate),
         (1, hll::generate),
+        (1, blocking::generate),
+        (1, sort::generate),
+        (1, tx::generate),
     ]);
 }
 

@@ -96,5 +96,15 @@ pub fn generate_with(g: &mut Gen, families: &[Family]) {
 }
 
 pub fn generate(g: &mut Gen) {
-    generate_with(g, &[super::strings::generate]);
+    generate_with(
+        g,
+        &[
+            super::strings::generate,
+            super::hash::generate,
+            super::list::generate,
+            super::set::generate,
+            super::zset::generate,
+            super::bitmap::generate,
+        ],
+    );
 }
