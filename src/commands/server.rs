@@ -598,7 +598,11 @@ fn command_info(r: &mut Reply, def: &CommandDef) {
     r.array(10);
     r.bulk(def.name.as_bytes());
     r.int(def.arity as i64);
-    let names = flag_names(def.flags);
+    let mut names = flag_names(def.flags);
+    // Keys that only a numkeys argument (or SORT's STORE) locates: Redis flags them so.
+    if def.numkeys != 0 || def.name == "sort" {
+        names.push("movablekeys");
+    }
     r.set(names.len());
     for n in names {
         r.simple(n);
