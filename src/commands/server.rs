@@ -260,6 +260,12 @@ async fn swapdb(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
     on_all_locked(&st.shard, st.tx, move |sh| {
         let mut d = sh.data.borrow_mut();
         d.store.dbs.swap(a, b);
+        // Watchers follow the database number, not its contents.
+        let (x, y) = (a.min(b), a.max(b));
+        if x != y {
+            let (lo, hi) = d.store.dbs.split_at_mut(y);
+            crate::store::Db::swap_watchers(&mut lo[x], &mut hi[0]);
+        }
         d.dirty += 1;
     })
     .await;

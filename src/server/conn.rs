@@ -176,6 +176,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr, local:
         monitor::stop(&shard, id).await;
     }
     pubsub::forget(&mut st);
+    multi::unwatch_all(&mut st);
     shard.clients.borrow_mut().remove(id);
 }
 

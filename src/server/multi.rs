@@ -9,10 +9,11 @@
 //!   checks the watched keys, runs the commands one by one under those locks, and releases
 //!   them: strict two-phase locking, as cross-shard commands do (`shard::coord`).
 //!
-//! WATCH needs no per-key bookkeeping on the shards: every write gives its key a new stamp
-//! (DESIGN §5), so a key has changed since WATCH exactly when its stamp differs or it
-//! appeared or disappeared. (A key created and deleted again between WATCH and EXEC is the
-//! one change this cannot see; Redis would abort. Tombstones will close that gap.)
+//! WATCH: every write gives its key a new stamp (DESIGN §5), so a key has changed since WATCH
+//! when its stamp differs. Creation and removal are counted too: the owning shard keeps a
+//! version per watched key that moves whenever such a key is created or removed (a key
+//! created and deleted again between WATCH and EXEC leaves no stamp to compare). The
+//! watchers are released when the connection unwatches, runs EXEC or DISCARD, resets or goes.
 
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -32,12 +33,16 @@ pub struct Multi {
     pub failed: bool,
 }
 
-/// A watched key and its stamp when it was watched (None: it did not exist).
+/// A watched key and what it was when watched: its stamp (None: it did not exist) and its
+/// creation/removal version on its shard.
 pub struct Watched {
     db: usize,
     key: Vec<u8>,
-    stamp: Option<u64>,
+    state: KeyState,
 }
+
+/// A key's stamp (None when missing) and its watch version.
+type KeyState = (Option<u64>, u64);
 
 /// Whether `args` (a command that passed admission) is queued rather than run, inside MULTI.
 pub fn queues(st: &ConnState, args: &Args) -> bool {
@@ -101,7 +106,7 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
             st.reply(out).ok();
         }
         ConnCmd::Unwatch => {
-            st.watched.clear();
+            unwatch_all(st);
             st.reply(out).ok();
         }
         ConnCmd::Exec => exec(st, out).await,
@@ -112,17 +117,50 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
 /// Leaves MULTI and forgets the watched keys (DISCARD, EXEC, RESET).
 pub fn reset(st: &mut ConnState) {
     st.multi = None;
-    st.watched.clear();
+    unwatch_all(st);
     st.client.multi.set(-1);
 }
 
-/// The stamps of some keys of one shard, as they are now (None: missing or expired).
-fn stamps(sh: &Shard, keys: &[DbKey]) -> Vec<Option<u64>> {
+/// Forgets the watched keys, releasing their watchers on their shards (in the background:
+/// nothing waits for it, and a later WATCH of the same key only adds a watcher).
+pub fn unwatch_all(st: &mut ConnState) {
+    if st.watched.is_empty() {
+        return;
+    }
+    let shard = st.shard.clone();
+    let mut by_shard: std::collections::BTreeMap<usize, Vec<DbKey>> = Default::default();
+    for w in st.watched.drain(..) {
+        by_shard
+            .entry(shard.shard_of(&w.key))
+            .or_default()
+            .push((w.db, w.key));
+    }
+    glommio::spawn_local(async move {
+        for (s, keys) in by_shard {
+            shard
+                .run_on(s, None, move |sh| {
+                    let mut data = sh.data.borrow_mut();
+                    for (db, k) in &keys {
+                        data.store.dbs[*db].unwatch(k);
+                    }
+                })
+                .await;
+        }
+    })
+    .detach();
+}
+
+/// The state of some keys of one shard, as they are now (stamp None: missing or expired).
+fn stamps(sh: &Shard, keys: &[DbKey]) -> Vec<KeyState> {
     let mut data = sh.data.borrow_mut();
     let now = now_ms();
     let mut ks = KeyspaceStats::default();
     keys.iter()
-        .map(|(db, k)| data.store.dbs[*db].get(k, now, &mut ks).map(|e| e.stamp))
+        .map(|(db, k)| {
+            let d = &mut data.store.dbs[*db];
+            let stamp = d.get(k, now, &mut ks).map(|e| e.stamp);
+            (stamp, d.watch_version(k))
+        })
         .collect()
 }
 
@@ -134,14 +172,18 @@ async fn watch(st: &mut ConnState, args: &Args<'_>) {
             continue;
         }
         let owner = shard.shard_of(key);
-        let probe = vec![(st.db, key.to_vec())];
-        let stamp = shard
-            .run_on(owner, None, move |sh| stamps(sh, &probe)[0])
+        let (db, k) = (st.db, key.to_vec());
+        let state = shard
+            .run_on(owner, None, move |sh| {
+                // Register first: an expiry removing the key now counts as a change.
+                sh.data.borrow_mut().store.dbs[db].watch(&k);
+                stamps(sh, &[(db, k)])[0]
+            })
             .await;
         st.watched.push(Watched {
             db: st.db,
             key: key.to_vec(),
-            stamp,
+            state,
         });
     }
 }
@@ -149,12 +191,12 @@ async fn watch(st: &mut ConnState, args: &Args<'_>) {
 /// A db and key.
 type DbKey = (usize, Vec<u8>);
 
-/// The watched keys that live on shard `s`, and their stamps when watched.
-fn watched_on(st: &ConnState, s: usize) -> (Vec<DbKey>, Vec<Option<u64>>) {
+/// The watched keys that live on shard `s`, and their states when watched.
+fn watched_on(st: &ConnState, s: usize) -> (Vec<DbKey>, Vec<KeyState>) {
     st.watched
         .iter()
         .filter(|w| st.shard.shard_of(&w.key) == s)
-        .map(|w| ((w.db, w.key.clone()), w.stamp))
+        .map(|w| ((w.db, w.key.clone()), w.state))
         .unzip()
 }
 
@@ -207,7 +249,7 @@ async fn exec(st: &mut ConnState, out: &mut Vec<u8>) {
                 Some(sh.execute_batch(&batch, db, resp).0)
             })
             .await;
-        st.watched.clear();
+        unwatch_all(st);
         st.client.multi.set(-1);
         match replies {
             None => st.reply(out).null_array(),
@@ -251,7 +293,7 @@ async fn exec(st: &mut ConnState, out: &mut Vec<u8>) {
             .lock_and_run(s, tx, move |sh| stamps(sh, &keys) != then)
             .await;
     }
-    st.watched.clear();
+    unwatch_all(st);
     st.client.multi.set(-1);
     if changed {
         unlock(&shard, &involved, tx).await;

@@ -27,6 +27,9 @@ pub struct Db {
     volatile: IndexSet<Key, Hasher>,
     /// Keys removed by expiry since last taken (for `expired` keyspace events).
     expired: Vec<Key>,
+    /// Keys under WATCH: (watchers, version). The version moves whenever the key is created
+    /// or removed, which its stamp alone cannot show (a key created and deleted again).
+    watched: std::collections::HashMap<Key, (u32, u64), Hasher>,
 }
 
 impl Db {
@@ -112,6 +115,7 @@ impl Db {
 
     /// Inserts or replaces `key`; returns the previous entry, if any (expired or not).
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        self.touch_watched(key);
         let has_ttl = entry.expire_at != 0;
         let (idx, old) = self.map.insert_full(key, entry);
         let had_ttl = old.as_ref().is_some_and(|e| e.expire_at != 0);
@@ -133,10 +137,47 @@ impl Db {
 
     fn remove_index(&mut self, idx: usize) -> (Key, Entry) {
         let (k, e) = self.map.swap_remove_index(idx).unwrap();
+        self.touch_watched(&k);
         if e.expire_at != 0 {
             self.volatile.swap_remove(&*k);
         }
         (k, e)
+    }
+
+    #[inline]
+    fn touch_watched(&mut self, key: &[u8]) {
+        if !self.watched.is_empty() {
+            if let Some(w) = self.watched.get_mut(key) {
+                w.1 += 1;
+            }
+        }
+    }
+
+    /// Registers a watcher of `key`; returns the key's current version.
+    pub fn watch(&mut self, key: &[u8]) -> u64 {
+        let w = self.watched.entry(key.into()).or_insert((0, 0));
+        w.0 += 1;
+        w.1
+    }
+
+    /// The version of a watched key (see [`Db::watch`]).
+    pub fn watch_version(&self, key: &[u8]) -> u64 {
+        self.watched.get(key).map_or(0, |w| w.1)
+    }
+
+    /// Exchanges the watcher tables of two databases (SWAPDB swaps contents, not watchers).
+    pub fn swap_watchers(a: &mut Db, b: &mut Db) {
+        std::mem::swap(&mut a.watched, &mut b.watched);
+    }
+
+    /// Drops one watcher of `key`.
+    pub fn unwatch(&mut self, key: &[u8]) {
+        if let Some(w) = self.watched.get_mut(key) {
+            w.0 -= 1;
+            if w.0 == 0 {
+                self.watched.remove(key);
+            }
+        }
     }
 
     /// Sets (or with 0 clears) the expiry of an existing key.
