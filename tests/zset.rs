@@ -933,7 +933,7 @@ fn command_table_matches_redis() {
     );
     assert_eq!(
         info(&mut c, "zunion"),
-        ["zunion", "-3", "readonly", "0", "0", "0"]
+        ["zunion", "-3", "readonly,movablekeys", "0", "0", "0"]
     );
     assert_eq!(
         q(
