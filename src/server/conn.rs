@@ -359,11 +359,11 @@ async fn run_batch(
     let mut pending = Pending::default();
     let mut now = now_ms();
     if cmds.len() > 1 {
-        let keys = cmds.iter().filter_map(|&(first, n)| {
+        let items = cmds.iter().filter_map(|&(first, n)| {
             let args = Args::new(buf, &spans[first..first + n]);
-            (n > 1).then(|| args.get(1))
+            (n > 1).then(|| (args.get(1), (n > 2).then(|| args.get(2))))
         });
-        shard.prefetch_keys(st.db, keys);
+        shard.prefetch_keys(st.db, items);
     }
     for (i, &(first, n)) in cmds.iter().enumerate() {
         if i > 0 {

@@ -489,19 +489,38 @@ impl Shard {
 
     /// Before running a pipeline: asks the CPU for the table slots, then the entries, of the
     /// keys this shard owns (each command's first argument after the name is taken as its
-    /// key; a wrong guess only costs a prefetch). A pipeline's lookups then overlap their
+    /// key; a wrong guess only costs a prefetch), and then, for keys holding a large hash, for
+    /// the slot and entry of the field that follows. A pipeline's lookups then overlap their
     /// cache misses instead of paying them one after the other.
-    pub fn prefetch_keys<'k>(&self, db: usize, keys: impl Iterator<Item = &'k [u8]> + Clone) {
+    pub fn prefetch_keys<'k>(
+        &self,
+        db: usize,
+        items: impl Iterator<Item = (&'k [u8], Option<&'k [u8]>)> + Clone,
+    ) {
         let data = self.data.borrow();
         let Some(table) = data.store.dbs.get(db) else {
             return;
         };
-        let mine = |k: &&[u8]| self.nshards == 1 || self.shard_of(k) == self.id;
-        for k in keys.clone().filter(mine).take(64) {
+        let mine =
+            |(k, _): &(&[u8], Option<&[u8]>)| self.nshards == 1 || self.shard_of(k) == self.id;
+        let items = items.filter(mine).take(64);
+        for (k, _) in items.clone() {
             table.prefetch(k, 0);
         }
-        for k in keys.filter(mine).take(64) {
+        for (k, _) in items.clone() {
             table.prefetch(k, 1);
+        }
+        let hashes = items.filter_map(|(k, m)| match (table.peek(k), m) {
+            (Some(e), Some(m)) => match &e.value {
+                crate::store::Value::Hash(h) if !h.is_small() => Some((h, m)),
+                _ => None,
+            },
+            _ => None,
+        });
+        for stage in 0..2 {
+            for (h, m) in hashes.clone() {
+                h.prefetch(m, stage);
+            }
         }
     }
 
@@ -517,12 +536,11 @@ impl Shard {
         let mut out = Vec::with_capacity(batch.cmds.len() * 16);
         let mut ends = Vec::with_capacity(batch.cmds.len());
         if batch.cmds.len() > 1 {
-            let keys = batch
-                .cmds
-                .iter()
-                .filter(|c| c.2 > 1)
-                .map(|&(_, first, _)| batch.args.args(first as usize + 1, 1).get(0));
-            self.prefetch_keys(db, keys);
+            let items = batch.cmds.iter().filter(|c| c.2 > 1).map(|&(_, first, n)| {
+                let args = batch.args.args(first as usize, n as usize);
+                (args.get(1), (n > 2).then(|| args.get(2)))
+            });
+            self.prefetch_keys(db, items);
         }
         for &(cmd, first, n) in &batch.cmds {
             let args = batch.args.args(first as usize, n as usize);

@@ -95,12 +95,12 @@ impl Db {
     /// `stage` 0 for a batch of keys, then 1 for the same keys, then look them up.
     #[inline]
     pub fn prefetch(&self, key: &[u8], stage: u8) {
-        let h = self.map.hash(key);
-        if stage == 0 {
-            self.map.prefetch_slot(h);
-        } else {
-            self.map.prefetch_entry(h);
-        }
+        self.map.prefetch(key, stage)
+    }
+
+    /// The entry for `key` as stored (expired or not), without side effects: for prefetching.
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        self.map.get(key)
     }
 
     /// Whether `key` exists and is live, without removing it if it expired.

@@ -14,11 +14,11 @@
 //! back, exactly when Redis 7.0 converts (see [`Hash::insert`] and [`Hash::fit_values`]), so
 //! that OBJECT ENCODING answers the same.
 
-use indexmap::IndexMap;
-
 use super::value::{digest_bytes, digest_seq, Collection, Value};
 
-pub type Table = IndexMap<Box<[u8]>, Box<[u8]>, ahash::RandomState>;
+/// The large form: fields inline up to 22 bytes (as keys are), values boxed; positional, so
+/// HRANDFIELD picks in O(1) and HSCAN walks positions; prefetchable like the key table.
+pub type Table = crate::store::table::Table<Box<[u8]>>;
 
 #[derive(Debug, Clone)]
 pub enum Hash {
@@ -149,7 +149,7 @@ fn splice(buf: &mut Box<[u8]>, from: usize, to: usize, with: &[u8]) {
 /// Iterates over a hash's (field, value) pairs in its order (insertion order while small).
 pub enum Iter<'a> {
     Small(PackedIter<'a>),
-    Large(indexmap::map::Iter<'a, Box<[u8]>, Box<[u8]>>),
+    Large(crate::store::table::Iter<'a, Box<[u8]>>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -185,11 +185,18 @@ impl Hash {
     pub fn contains(&self, field: &[u8]) -> bool {
         match self {
             Hash::Small(b) => packed_find(b, field).is_some(),
-            Hash::Large(t) => t.contains_key(field),
+            Hash::Large(t) => t.get_index_of(field).is_some(),
         }
     }
 
     /// The pair at a position of the hash's order (0..len).
+    /// Prefetches the large form's slot (stage 0) or entry (stage 1) for `field`.
+    pub fn prefetch(&self, field: &[u8], stage: u8) {
+        if let Hash::Large(t) = self {
+            t.prefetch(field, stage);
+        }
+    }
+
     pub fn get_index(&self, i: usize) -> Option<(&[u8], &[u8])> {
         match self {
             Hash::Small(_) => self.iter().nth(i),
@@ -201,9 +208,10 @@ impl Hash {
     pub fn convert(&mut self) {
         if let Hash::Small(b) = self {
             let n = PackedIter { buf: b, pos: 0 }.count();
-            let mut t = Table::with_capacity_and_hasher(n, ahash::RandomState::new());
+            let mut t = Table::default();
+            let _ = n;
             for (f, v) in (PackedIter { buf: b, pos: 0 }) {
-                t.insert(f.into(), v.into());
+                t.insert_full(f, v.into());
             }
             *self = Hash::Large(Box::new(t));
         }
@@ -251,7 +259,7 @@ impl Hash {
                     false
                 }
                 None => {
-                    t.insert(field.into(), value.into());
+                    t.insert_full(field, value.into());
                     true
                 }
             },
@@ -275,7 +283,10 @@ impl Hash {
                 None => false,
             },
             // swap_remove keeps HSCAN's guarantee (see `scan`).
-            Hash::Large(t) => t.swap_remove(field).is_some(),
+            Hash::Large(t) => match t.get_index_of(field) {
+                Some(i) => t.swap_remove_index(i).is_some(),
+                None => false,
+            },
         }
     }
 
@@ -347,7 +358,8 @@ impl Collection for Hash {
             Hash::Large(t) => {
                 // Entries (hash, two boxed slices), the index (a word and a control byte per
                 // bucket at most 7/8 full), and the bytes themselves.
-                let table = std::mem::size_of::<Table>() + t.capacity() * (40 + 8 * 8 / 7 + 1);
+                // Entries (inline field, boxed value, hash) and the slot index at most 3/4 full.
+                let table = std::mem::size_of::<Table>() + t.capacity() * (48 + 8 * 4 / 3);
                 table + t.iter().map(|(f, v)| f.len() + v.len()).sum::<usize>()
             }
         }

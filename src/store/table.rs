@@ -36,6 +36,22 @@ pub struct Table<V> {
     hasher: ahash::RandomState,
 }
 
+impl<V: Clone> Clone for Table<V> {
+    fn clone(&self) -> Self {
+        Table {
+            slots: self.slots.clone(),
+            entries: self.entries.clone(),
+            hasher: hasher(),
+        }
+    }
+}
+
+impl<V: std::fmt::Debug> std::fmt::Debug for Table<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
 impl<V> Default for Table<V> {
     fn default() -> Self {
         Table {
@@ -143,8 +159,20 @@ impl<V> Table<V> {
         &self.entries[idx].0
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &V)> {
-        self.entries.iter().map(|(k, v, _)| (k, v))
+    pub fn iter(&self) -> Iter<'_, V> {
+        Iter(self.entries.iter())
+    }
+
+    /// Prefetches what looking `key` up will touch: `stage` 0 for the slot, then (for the
+    /// same keys, later) 1 for the entry.
+    #[inline]
+    pub fn prefetch(&self, key: &[u8], stage: u8) {
+        let h = self.hash(key);
+        if stage == 0 {
+            self.prefetch_slot(h);
+        } else {
+            self.prefetch_entry(h);
+        }
     }
 
     /// Puts slot value `s` (for an entry with `hash`) into the first free slot of its probe.
@@ -238,6 +266,17 @@ impl<V> Table<V> {
 
     pub fn clear(&mut self) {
         *self = Table::default();
+    }
+}
+
+/// The entries in position order.
+pub struct Iter<'a, V>(std::slice::Iter<'a, (Key, V, u64)>);
+
+impl<'a, V> Iterator for Iter<'a, V> {
+    type Item = (&'a Key, &'a V);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v, _)| (k, v))
     }
 }
 
