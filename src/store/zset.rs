@@ -64,9 +64,9 @@ impl ZSet {
             .max()
             .unwrap_or(0);
         if entries.len() <= limits.max_entries && max_len <= limits.max_value {
-            let mut p = Packed::default();
-            p.extend_sorted(entries.iter().map(|(s, m)| (*s, m.as_ref())));
-            ZSet::Small(p)
+            ZSet::Small(Packed::from_sorted(
+                entries.iter().map(|(s, m)| (*s, m.as_ref())),
+            ))
         } else {
             let mut sl = Skiplist::new();
             for (s, m) in entries {
@@ -99,7 +99,7 @@ impl ZSet {
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
-            ZSet::Small(p) => p.find(member).map(|(_, s, _)| s),
+            ZSet::Small(p) => p.find(member),
             ZSet::Large(s) => s.score(member),
         }
     }
@@ -107,7 +107,7 @@ impl ZSet {
     /// The 0-based rank of `member` in ascending order.
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         match self {
-            ZSet::Small(p) => p.iter().position(|(_, m, _)| m == member),
+            ZSet::Small(p) => p.iter().position(|(m, _)| m == member),
             ZSet::Large(s) => {
                 let score = s.score(member)?;
                 Some(s.rank_of(score, member) - 1)
@@ -135,10 +135,7 @@ impl ZSet {
     pub fn set_score(&mut self, member: &[u8], score: f64) {
         match self {
             ZSet::Small(p) => {
-                if let Some((pos, _, end)) = p.find(member) {
-                    p.remove_span(pos, end);
-                    p.insert(score, member);
-                }
+                p.set_score(member, score);
             }
             ZSet::Large(s) => s.set_score(member, score),
         }
@@ -147,11 +144,7 @@ impl ZSet {
     /// Removes a member; returns its score if it was there.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match self {
-            ZSet::Small(p) => {
-                let (pos, score, end) = p.find(member)?;
-                p.remove_span(pos, end);
-                Some(score)
-            }
+            ZSet::Small(p) => p.remove(member),
             ZSet::Large(s) => s.remove(member),
         }
     }
@@ -184,15 +177,14 @@ impl ZSet {
         match self {
             ZSet::Small(p) => {
                 if rev {
-                    let pos = p.positions();
-                    for &at in pos[..=start].iter().rev() {
-                        let (m, s, _) = p.entry_at(at as usize);
+                    let entries = p.entries();
+                    for &(m, s) in entries[..=start].iter().rev() {
                         if !f(m, s) {
                             return;
                         }
                     }
                 } else {
-                    for (_, m, s) in p.iter().skip(start) {
+                    for (m, s) in p.iter().skip(start) {
                         if !f(m, s) {
                             return;
                         }
@@ -236,7 +228,7 @@ impl ZSet {
     /// Redis's listpack answer.
     pub fn first_where(&self, pred: impl Fn(f64, &[u8]) -> bool) -> Option<usize> {
         match self {
-            ZSet::Small(p) => p.iter().position(|(_, m, s)| pred(s, m)),
+            ZSet::Small(p) => p.iter().position(|(m, s)| pred(s, m)),
             ZSet::Large(s) => s.first_where(pred).map(|r| r - 1),
         }
     }
@@ -245,13 +237,7 @@ impl ZSet {
     /// the order (the small encoding scans from the end).
     pub fn last_where(&self, pred: impl Fn(f64, &[u8]) -> bool) -> Option<usize> {
         match self {
-            ZSet::Small(p) => {
-                let pos = p.positions();
-                pos.iter().rposition(|&at| {
-                    let (m, s, _) = p.entry_at(at as usize);
-                    pred(s, m)
-                })
-            }
+            ZSet::Small(p) => p.entries().iter().rposition(|&(m, s)| pred(s, m)),
             ZSet::Large(s) => s.last_where(pred).map(|r| r - 1),
         }
     }
@@ -259,7 +245,7 @@ impl ZSet {
     fn convert_to_large(&mut self) {
         if let ZSet::Small(p) = self {
             let mut sl = Skiplist::new();
-            for (_, m, s) in p.iter() {
+            for (m, s) in p.iter() {
                 sl.insert(s, m.into());
             }
             *self = ZSet::Large(Box::new(sl));
@@ -278,7 +264,7 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Iter::Small(it) => it.next().map(|(_, m, s)| (m, s)),
+            Iter::Small(it) => it.next(),
             Iter::Large(sl, x) => {
                 if *x == NIL {
                     return None;
@@ -343,61 +329,163 @@ impl Collection for ZSet {
 // ---------------------------------------------------------------------------------------------
 // The small encoding.
 
-/// Entries packed in one exact-size buffer: a 4-byte count, then per entry the score (8 bytes,
-/// little-endian f64), the member's length (1 byte, or 255 and 4 bytes) and its bytes, in
-/// (score, member) order. Like a listpack, it cannot hold -0: a zero score is stored as 0.
+/// Entries packed in one exact-size buffer, in (score, member) order: the entry count (a
+/// LEB128 varint), then per entry a header byte, the score and the member's bytes.
+///
+/// The header's low 5 bits are the member's length when it is under 31; 31 means a varint
+/// with `length - 31` follows the score. Its high 3 bits say how the score is stored:
+/// - an integral score of magnitude at most 2^53 is stored as its difference from the
+///   previous integral score in the buffer (0 before the first), in 0, 1, 2, 3, 4 or 8
+///   little-endian two's-complement bytes. Scores are sorted, so neighbours are close and
+///   most differences take one byte or none;
+/// - any other score as the 8 bytes of its f64 (it leaves the reference unchanged).
+///
+/// Both forms decode to the exact f64 that was stored. Like a listpack, which stores an
+/// integral score as an integer, it cannot hold -0: a zero score reads back as 0. NaN is never
+/// a score.
 #[derive(Debug, Clone, Default)]
 pub struct Packed(Box<[u8]>);
+
+const K_SAME: u8 = 0;
+const K_I8: u8 = 1;
+const K_I16: u8 = 2;
+const K_I24: u8 = 3;
+const K_I32: u8 = 4;
+const K_I64: u8 = 5;
+const K_F64: u8 = 6;
+const LEN_MASK: u8 = 0x1f;
+const LEN_LONG: usize = 31;
+/// Integral scores up to this magnitude are stored as integers (every integer up to 2^53
+/// converts to f64 and back exactly).
+const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+
+#[inline]
+fn read_varint(buf: &[u8], pos: &mut usize) -> usize {
+    let mut v = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = buf[*pos];
+        *pos += 1;
+        v |= ((b & 0x7f) as usize) << shift;
+        if b < 0x80 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+#[inline]
+fn write_varint(out: &mut Vec<u8>, mut v: usize) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// The score as an integer, when it is integral and exactly representable both ways.
+#[inline]
+fn as_int(s: f64) -> Option<i64> {
+    (s.abs() <= MAX_EXACT && s == s.trunc()).then_some(s as i64)
+}
+
+/// Reads one entry at `*pos` with `*reference` the previous integral score; advances both.
+#[inline]
+fn decode<'a>(buf: &'a [u8], pos: &mut usize, reference: &mut i64) -> (&'a [u8], f64) {
+    let hdr = buf[*pos];
+    let mut at = *pos + 1;
+    let kind = hdr >> 5;
+    let score = if kind == K_F64 {
+        let s = f64::from_le_bytes(buf[at..at + 8].try_into().unwrap());
+        at += 8;
+        s
+    } else {
+        let n = match kind {
+            K_SAME => 0,
+            K_I8 => 1,
+            K_I16 => 2,
+            K_I24 => 3,
+            K_I32 => 4,
+            _ => 8,
+        };
+        let mut raw = [0u8; 8];
+        raw[..n].copy_from_slice(&buf[at..at + n]);
+        at += n;
+        // Sign-extend the n-byte value.
+        let delta = if n == 0 {
+            0
+        } else {
+            let shift = 64 - 8 * n as u32;
+            (i64::from_le_bytes(raw) << shift) >> shift
+        };
+        *reference += delta;
+        *reference as f64
+    };
+    let mut len = (hdr & LEN_MASK) as usize;
+    if len == LEN_LONG {
+        len += read_varint(buf, &mut at);
+    }
+    *pos = at + len;
+    (&buf[at..at + len], score)
+}
+
+/// Appends one entry, `*reference` being the previous integral score; updates it.
+fn encode(out: &mut Vec<u8>, reference: &mut i64, score: f64, member: &[u8]) {
+    let len_bits = member.len().min(LEN_LONG) as u8;
+    match as_int(score) {
+        Some(v) => {
+            let delta = v - *reference;
+            *reference = v;
+            let (kind, n) = if delta == 0 {
+                (K_SAME, 0)
+            } else if delta == delta as i8 as i64 {
+                (K_I8, 1)
+            } else if delta == delta as i16 as i64 {
+                (K_I16, 2)
+            } else if delta == (delta << 40) >> 40 {
+                (K_I24, 3)
+            } else if delta == delta as i32 as i64 {
+                (K_I32, 4)
+            } else {
+                (K_I64, 8)
+            };
+            out.push(kind << 5 | len_bits);
+            out.extend_from_slice(&delta.to_le_bytes()[..n]);
+        }
+        None => {
+            out.push(K_F64 << 5 | len_bits);
+            out.extend_from_slice(&score.to_le_bytes());
+        }
+    }
+    if member.len() >= LEN_LONG {
+        write_varint(out, member.len() - LEN_LONG);
+    }
+    out.extend_from_slice(member);
+}
 
 pub struct PackedIter<'a> {
     buf: &'a [u8],
     pos: usize,
+    reference: i64,
 }
 
 impl<'a> Iterator for PackedIter<'a> {
-    /// (offset of the entry, member, score)
-    type Item = (usize, &'a [u8], f64);
+    /// (member, score)
+    type Item = (&'a [u8], f64);
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.pos >= self.buf.len() {
             return None;
         }
-        let at = self.pos;
-        let (m, s, next) = decode(self.buf, at);
-        self.pos = next;
-        Some((at, m, s))
+        Some(decode(self.buf, &mut self.pos, &mut self.reference))
     }
 }
 
-#[inline]
-fn decode(buf: &[u8], at: usize) -> (&[u8], f64, usize) {
-    let score = f64::from_le_bytes(buf[at..at + 8].try_into().unwrap());
-    let (len, start) = match buf[at + 8] {
-        255 => (
-            u32::from_le_bytes(buf[at + 9..at + 13].try_into().unwrap()) as usize,
-            at + 13,
-        ),
-        n => (n as usize, at + 9),
-    };
-    (&buf[start..start + len], score, start + len)
-}
-
-fn encode(out: &mut Vec<u8>, score: f64, member: &[u8]) {
-    // A listpack stores an integral score as an integer, which turns -0 into 0.
-    let score = if score == 0.0 { 0.0 } else { score };
-    out.extend_from_slice(&score.to_le_bytes());
-    if member.len() < 255 {
-        out.push(member.len() as u8);
-    } else {
-        out.push(255);
-        out.extend_from_slice(&(member.len() as u32).to_le_bytes());
-    }
-    out.extend_from_slice(member);
-}
-
-fn encoded_len(member: &[u8]) -> usize {
-    8 + if member.len() < 255 { 1 } else { 5 } + member.len()
+thread_local! {
+    /// Where a new buffer is assembled before it is copied into an exact-size allocation
+    /// (shrinking a larger allocation in place would keep its size class).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Packed {
@@ -405,113 +493,113 @@ impl Packed {
         if self.0.is_empty() {
             0
         } else {
-            u32::from_le_bytes(self.0[..4].try_into().unwrap()) as usize
+            read_varint(&self.0, &mut 0)
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn set_len(buf: &mut [u8], n: usize) {
-        buf[..4].copy_from_slice(&(n as u32).to_le_bytes());
+        self.0.is_empty()
     }
 
     pub fn iter(&self) -> PackedIter<'_> {
+        let mut pos = 0;
+        if !self.0.is_empty() {
+            read_varint(&self.0, &mut pos);
+        }
         PackedIter {
             buf: &self.0,
-            pos: 4.min(self.0.len()),
+            pos,
+            reference: 0,
         }
     }
 
-    fn entry_at(&self, at: usize) -> (&[u8], f64, usize) {
-        decode(&self.0, at)
+    /// All entries, for reverse walks.
+    fn entries(&self) -> Vec<(&[u8], f64)> {
+        self.iter().collect()
     }
 
-    /// The offsets of all entries, for reverse walks.
-    fn positions(&self) -> Vec<u32> {
-        self.iter().map(|(at, _, _)| at as u32).collect()
+    fn find(&self, member: &[u8]) -> Option<f64> {
+        self.iter().find(|&(m, _)| m == member).map(|(_, s)| s)
     }
 
-    /// (offset, score, end offset) of `member`.
-    fn find(&self, member: &[u8]) -> Option<(usize, f64, usize)> {
-        let mut it = self.iter();
-        while let Some((at, m, s)) = it.next() {
-            if m == member {
-                return Some((at, s, it.pos));
-            }
-        }
-        None
-    }
-
-    fn insert(&mut self, score: f64, member: &[u8]) {
-        let n = self.len();
-        let at = self
-            .iter()
-            .find(|&(_, m, s)| before(score, member, s, m))
-            .map_or(self.0.len().max(4), |(at, _, _)| at);
-        let mut v = std::mem::take(&mut self.0).into_vec();
-        if v.is_empty() {
-            v.extend_from_slice(&[0; 4]);
-        }
-        let mut entry = Vec::with_capacity(encoded_len(member));
-        encode(&mut entry, score, member);
-        v.reserve_exact(entry.len());
-        v.splice(at..at, entry);
-        Self::set_len(&mut v, n + 1);
-        self.0 = v.into_boxed_slice();
-    }
-
-    fn remove_span(&mut self, from: usize, to: usize) {
-        let n = self.len();
-        if n == 1 {
-            self.0 = Box::default();
-            return;
-        }
-        let mut v = std::mem::take(&mut self.0).into_vec();
-        v.drain(from..to);
-        Self::set_len(&mut v, n - 1);
-        self.0 = v.into_boxed_slice();
-    }
-
-    fn remove_ranks(&mut self, start: usize, end: usize) -> usize {
-        let n = self.len();
-        let removed = end - start + 1;
-        if removed == n {
-            self.0 = Box::default();
-            return removed;
-        }
-        let pos = self.positions();
-        let from = pos[start] as usize;
-        let to = if end + 1 < n {
-            pos[end + 1] as usize
-        } else {
-            self.0.len()
-        };
-        let mut v = std::mem::take(&mut self.0).into_vec();
-        v.drain(from..to);
-        Self::set_len(&mut v, n - removed);
-        self.0 = v.into_boxed_slice();
-        removed
-    }
-
-    fn extend_sorted<'a>(&mut self, entries: impl Iterator<Item = (f64, &'a [u8])>) {
-        let mut v = std::mem::take(&mut self.0).into_vec();
-        let mut n = 0;
-        if v.is_empty() {
-            v.extend_from_slice(&[0; 4]);
-        } else {
-            n = self.len();
-        }
-        for (s, m) in entries {
-            encode(&mut v, s, m);
-            n += 1;
-        }
+    /// Re-encodes the buffer: `n` entries, the old ones for which `keep(rank, member)` holds,
+    /// with `add` (if any) inserted in its place.
+    fn rebuild(
+        &mut self,
+        n: usize,
+        mut keep: impl FnMut(usize, &[u8]) -> bool,
+        add: Option<(f64, &[u8])>,
+    ) {
         if n == 0 {
+            self.0 = Box::default();
             return;
         }
-        Self::set_len(&mut v, n);
-        self.0 = v.into_boxed_slice();
+        let buf = SCRATCH.with(|v| {
+            let mut v = v.borrow_mut();
+            v.clear();
+            write_varint(&mut v, n);
+            let mut reference = 0;
+            let mut pending = add;
+            for (rank, (m, s)) in self.iter().enumerate() {
+                if !keep(rank, m) {
+                    continue;
+                }
+                if let Some((ns, nm)) = pending {
+                    if before(ns, nm, s, m) {
+                        encode(&mut v, &mut reference, ns, nm);
+                        pending = None;
+                    }
+                }
+                encode(&mut v, &mut reference, s, m);
+            }
+            if let Some((ns, nm)) = pending {
+                encode(&mut v, &mut reference, ns, nm);
+            }
+            Box::from(&v[..])
+        });
+        self.0 = buf;
+    }
+
+    /// Adds a member that is not in the set.
+    fn insert(&mut self, score: f64, member: &[u8]) {
+        self.rebuild(self.len() + 1, |_, _| true, Some((score, member)));
+    }
+
+    /// Changes the score of a member; returns false if it is not in the set.
+    fn set_score(&mut self, member: &[u8], score: f64) -> bool {
+        if self.find(member).is_none() {
+            return false;
+        }
+        self.rebuild(self.len(), |_, m| m != member, Some((score, member)));
+        true
+    }
+
+    fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let score = self.find(member)?;
+        self.rebuild(self.len() - 1, |_, m| m != member, None);
+        Some(score)
+    }
+
+    fn remove_ranks(&mut self, start: usize, end: usize) {
+        let n = self.len();
+        self.rebuild(n - (end - start + 1), |r, _| r < start || r > end, None);
+    }
+
+    fn from_sorted<'a>(entries: impl ExactSizeIterator<Item = (f64, &'a [u8])>) -> Packed {
+        let n = entries.len();
+        if n == 0 {
+            return Packed::default();
+        }
+        SCRATCH.with(|v| {
+            let mut v = v.borrow_mut();
+            v.clear();
+            write_varint(&mut v, n);
+            let mut reference = 0;
+            for (s, m) in entries {
+                encode(&mut v, &mut reference, s, m);
+            }
+            Packed(Box::from(&v[..]))
+        })
     }
 }
 
@@ -1052,6 +1140,119 @@ mod tests {
             }
             assert_eq!(z.is_small(), limits.max_entries > 0 && z.len() <= 128);
         }
+    }
+
+    /// The small encoding gives back exactly the scores it was given, whatever their form.
+    #[test]
+    fn packed_scores_round_trip() {
+        let big = 9_007_199_254_740_992.0;
+        let mut scores = vec![
+            f64::NEG_INFINITY,
+            -big * 4.0,
+            -big - 2.0,
+            -big,
+            -big + 1.0,
+            -1e300,
+            -2147483649.0,
+            -2147483648.0,
+            -8388609.0,
+            -8388608.0,
+            -32769.0,
+            -32768.0,
+            -129.0,
+            -128.0,
+            -1.5,
+            -1.0,
+            0.0,
+            5e-324,
+            0.1,
+            1.0,
+            127.0,
+            128.0,
+            32767.0,
+            32768.0,
+            8388607.0,
+            8388608.0,
+            2147483647.0,
+            2147483648.0,
+            1e15 + 0.5,
+            big - 1.0,
+            big,
+            big + 2.0,
+            1e300,
+            f64::MAX,
+            f64::INFINITY,
+        ];
+        let mut rng = crate::util::Rng::new(7);
+        for _ in 0..200 {
+            let x = (rng.below(1 << 30) as f64 - (1 << 29) as f64) * (rng.below(1000) as f64);
+            // (+ 0.0 turns a -0 product into 0, the only zero a listpack holds.)
+            scores.push(x + 0.0);
+            scores.push(x / 7.0 + 0.0);
+        }
+        let wide = Limits {
+            max_entries: 1000,
+            max_value: 1000,
+        };
+        let mut z = ZSet::default();
+        let mut model = vec![];
+        for (i, &s) in scores.iter().enumerate() {
+            // Members of every length class, up to past the one-byte length.
+            let m = format!("{i}-{}", "x".repeat(i % 40)).into_bytes();
+            z.insert(s, &m, wide);
+            model.push((s, m));
+        }
+        assert!(z.is_small());
+        model.sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap().then(x.1.cmp(&y.1)));
+        let got: Vec<(u64, Vec<u8>)> = z.iter().map(|(m, s)| (s.to_bits(), m.to_vec())).collect();
+        let want: Vec<(u64, Vec<u8>)> = model
+            .iter()
+            .map(|(s, m)| (s.to_bits(), m.clone()))
+            .collect();
+        assert_eq!(got, want);
+        for (s, m) in &model {
+            assert_eq!(z.score(m).map(f64::to_bits), Some(s.to_bits()));
+        }
+        // Removing entries re-bases the integer differences of the ones after them.
+        for (i, (s, m)) in model.iter().enumerate() {
+            if i % 3 == 0 {
+                assert_eq!(z.remove(m).map(f64::to_bits), Some(s.to_bits()));
+            }
+        }
+        let left: Vec<(u64, Vec<u8>)> = model
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 != 0)
+            .map(|(_, (s, m))| (s.to_bits(), m.clone()))
+            .collect();
+        let got: Vec<(u64, Vec<u8>)> = z.iter().map(|(m, s)| (s.to_bits(), m.to_vec())).collect();
+        assert_eq!(got, left);
+        let from = ZSet::from_sorted(
+            &model
+                .iter()
+                .map(|(s, m)| (*s, m.clone()))
+                .collect::<Vec<_>>(),
+            wide,
+        );
+        let got: Vec<(u64, Vec<u8>)> = from
+            .iter()
+            .map(|(m, s)| (s.to_bits(), m.to_vec()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    /// Ten members of eight bytes with integer scores fit in far fewer bytes than a listpack.
+    #[test]
+    fn packed_is_compact() {
+        let mut z = ZSet::default();
+        for f in 0..10 {
+            z.insert(
+                (100_000 + f) as f64,
+                format!("member:{f}").as_bytes(),
+                SMALL,
+            );
+        }
+        assert!(z.heap_size() <= 112, "{}", z.heap_size());
     }
 
     #[test]
