@@ -609,6 +609,9 @@ impl Packed {
 const MAX_LEVEL: usize = 32;
 const NIL: u32 = u32::MAX;
 const HEADER: u32 = 0;
+/// Levels kept in the node itself. With Redis's P = 1/4, 15 nodes in 16 need no more, so a
+/// walk reads one cache line per node; taller nodes keep the rest in `more`.
+const INLINE: usize = 2;
 
 #[derive(Debug, Clone, Copy)]
 struct Level {
@@ -617,12 +620,60 @@ struct Level {
     span: u32,
 }
 
+const UNLINKED: Level = Level {
+    forward: NIL,
+    span: 0,
+};
+
+/// A node is one 64-byte, 64-aligned cache line: what a search compares (the score) and
+/// follows (the lower levels) are read with one miss.
 #[derive(Debug)]
+#[repr(align(64))]
 struct Node {
-    member: Box<[u8]>,
     score: f64,
+    member: Box<[u8]>,
     backward: u32,
-    levels: Box<[Level]>,
+    height: u32,
+    levels: [Level; INLINE],
+    /// Levels `INLINE..height`, for taller nodes.
+    more: Option<Box<[Level]>>,
+}
+
+impl Node {
+    fn new(score: f64, member: Box<[u8]>, height: usize) -> Node {
+        Node {
+            score,
+            member,
+            backward: NIL,
+            height: height as u32,
+            levels: [UNLINKED; INLINE],
+            more: (height > INLINE).then(|| vec![UNLINKED; height - INLINE].into_boxed_slice()),
+        }
+    }
+
+    #[inline(always)]
+    fn level(&self, i: usize) -> &Level {
+        if i < INLINE {
+            &self.levels[i]
+        } else {
+            match &self.more {
+                Some(m) => &m[i - INLINE],
+                None => unreachable!("level above the node's height"),
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn level_mut(&mut self, i: usize) -> &mut Level {
+        if i < INLINE {
+            &mut self.levels[i]
+        } else {
+            match &mut self.more {
+                Some(m) => &mut m[i - INLINE],
+                None => unreachable!("level above the node's height"),
+            }
+        }
+    }
 }
 
 /// A member's bytes, owned by its node. The index uses it as its key so that members are not
@@ -705,21 +756,8 @@ impl Clone for Skiplist {
 
 impl Skiplist {
     fn new() -> Skiplist {
-        let header = Node {
-            member: Box::default(),
-            score: 0.0,
-            backward: NIL,
-            levels: vec![
-                Level {
-                    forward: NIL,
-                    span: 0
-                };
-                MAX_LEVEL
-            ]
-            .into_boxed_slice(),
-        };
         Skiplist {
-            nodes: vec![header],
+            nodes: vec![Node::new(0.0, Box::default(), MAX_LEVEL)],
             free: Vec::new(),
             level: 1,
             len: 0,
@@ -747,26 +785,29 @@ impl Skiplist {
         }
     }
 
-    #[inline]
-    fn fwd(&self, x: u32, i: usize) -> u32 {
-        self.nodes[x as usize].levels[i].forward
+    #[inline(always)]
+    fn node(&self, x: u32) -> &Node {
+        &self.nodes[x as usize]
     }
 
-    #[inline]
-    fn span(&self, x: u32, i: usize) -> usize {
-        self.nodes[x as usize].levels[i].span as usize
+    #[inline(always)]
+    fn lv(&self, x: u32, i: usize) -> Level {
+        *self.nodes[x as usize].level(i)
+    }
+
+    #[inline(always)]
+    fn lv_mut(&mut self, x: u32, i: usize) -> &mut Level {
+        self.nodes[x as usize].level_mut(i)
     }
 
     fn score(&self, member: &[u8]) -> Option<f64> {
-        self.index
-            .get(member)
-            .map(|&x| self.nodes[x as usize].score)
+        self.index.get(member).map(|&x| self.node(x).score)
     }
 
     fn heap_size(&self) -> usize {
         let nodes: usize = self.nodes[1..]
             .iter()
-            .map(|n| n.member.len() + n.levels.len() * 8)
+            .map(|n| n.member.len() + n.more.as_ref().map_or(0, |m| m.len() * 8))
             .sum();
         std::mem::size_of::<Skiplist>()
             + self.nodes.capacity() * std::mem::size_of::<Node>()
@@ -774,50 +815,36 @@ impl Skiplist {
             + self.index.capacity() * (std::mem::size_of::<(MemberRef, u32)>() + 1)
     }
 
-    /// Inserts a member that is not in the list.
-    fn insert(&mut self, score: f64, member: Box<[u8]>) {
+    /// Where (score, member) goes: per level, the last node before it and that node's rank
+    /// (0 for the header).
+    #[inline]
+    fn search(&self, score: f64, member: &[u8]) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
         let mut update = [HEADER; MAX_LEVEL];
-        let mut rank = [0usize; MAX_LEVEL];
+        let mut rank = [0u32; MAX_LEVEL];
         let mut x = HEADER;
+        let mut r = 0;
         for i in (0..self.level).rev() {
-            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
             loop {
-                let f = self.fwd(x, i);
-                if f == NIL {
+                let l = self.lv(x, i);
+                if l.forward == NIL {
                     break;
                 }
-                let n = &self.nodes[f as usize];
-                if !before(n.score, &n.member, score, &member) {
+                let n = self.node(l.forward);
+                if !before(n.score, &n.member, score, member) {
                     break;
                 }
-                rank[i] += self.span(x, i);
-                x = f;
+                r += l.span;
+                x = l.forward;
             }
             update[i] = x;
+            rank[i] = r;
         }
-        let level = self.random_level();
-        if level > self.level {
-            for i in self.level..level {
-                rank[i] = 0;
-                update[i] = HEADER;
-                self.nodes[0].levels[i].span = self.len as u32;
-            }
-            self.level = level;
-        }
-        let node = Node {
-            member,
-            score,
-            backward: if update[0] == HEADER { NIL } else { update[0] },
-            levels: vec![
-                Level {
-                    forward: NIL,
-                    span: 0
-                };
-                level
-            ]
-            .into_boxed_slice(),
-        };
-        let idx = match self.free.pop() {
+        (update, rank)
+    }
+
+    /// Takes a slot for a node.
+    fn alloc(&mut self, node: Node) -> u32 {
+        match self.free.pop() {
             Some(i) => {
                 self.nodes[i as usize] = node;
                 i
@@ -826,69 +853,79 @@ impl Skiplist {
                 self.nodes.push(node);
                 (self.nodes.len() - 1) as u32
             }
-        };
-        for i in 0..level {
-            let u = update[i] as usize;
-            let ul = self.nodes[u].levels[i];
-            self.nodes[idx as usize].levels[i] = Level {
+        }
+    }
+
+    /// Frees an unlinked node's slot; returns its member.
+    fn release(&mut self, x: u32) -> Box<[u8]> {
+        let n = &mut self.nodes[x as usize];
+        n.more = None;
+        self.free.push(x);
+        std::mem::take(&mut n.member)
+    }
+
+    /// Inserts a member that is not in the list.
+    fn insert(&mut self, score: f64, member: Box<[u8]>) {
+        let (update, rank) = self.search(score, &member);
+        let height = self.random_level();
+        let idx = self.alloc(Node::new(score, member, height));
+        self.link(idx, update, rank);
+        let key = MemberRef::of(&self.node(idx).member);
+        self.index.insert(key, idx);
+    }
+
+    /// Links node `idx` (its score and height set, not in the list) after the nodes `search`
+    /// found for it.
+    fn link(&mut self, idx: u32, mut update: [u32; MAX_LEVEL], mut rank: [u32; MAX_LEVEL]) {
+        let height = self.node(idx).height as usize;
+        if height > self.level {
+            for i in self.level..height {
+                rank[i] = 0;
+                update[i] = HEADER;
+                self.lv_mut(HEADER, i).span = self.len as u32;
+            }
+            self.level = height;
+        }
+        let r0 = rank[0];
+        for i in 0..height {
+            let u = update[i];
+            let ul = self.lv(u, i);
+            *self.lv_mut(idx, i) = Level {
                 forward: ul.forward,
-                span: (ul.span as usize - (rank[0] - rank[i])) as u32,
+                span: ul.span - (r0 - rank[i]),
             };
-            self.nodes[u].levels[i] = Level {
+            *self.lv_mut(u, i) = Level {
                 forward: idx,
-                span: (rank[0] - rank[i] + 1) as u32,
+                span: r0 - rank[i] + 1,
             };
         }
-        for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
-            self.nodes[u as usize].levels[i].span += 1;
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(height) {
+            self.lv_mut(u, i).span += 1;
         }
-        let f = self.fwd(idx, 0);
+        self.nodes[idx as usize].backward = if update[0] == HEADER { NIL } else { update[0] };
+        let f = self.lv(idx, 0).forward;
         if f != NIL {
             self.nodes[f as usize].backward = idx;
         } else {
             self.tail = idx;
         }
         self.len += 1;
-        let key = MemberRef::of(&self.nodes[idx as usize].member);
-        self.index.insert(key, idx);
     }
 
-    /// The update vector for (score, member): per level, the last node before it.
-    fn predecessors(&self, score: f64, member: &[u8]) -> [u32; MAX_LEVEL] {
-        let mut update = [HEADER; MAX_LEVEL];
-        let mut x = HEADER;
-        for i in (0..self.level).rev() {
-            loop {
-                let f = self.fwd(x, i);
-                if f == NIL {
-                    break;
-                }
-                let n = &self.nodes[f as usize];
-                if !before(n.score, &n.member, score, member) {
-                    break;
-                }
-                x = f;
-            }
-            update[i] = x;
-        }
-        update
-    }
-
-    /// Unlinks node `x` given its predecessors, frees its slot and returns its member.
-    fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) -> Box<[u8]> {
+    /// Unlinks node `x` given its predecessors (it keeps its slot and member).
+    fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
         for (i, &u) in update.iter().enumerate().take(self.level) {
-            let u = u as usize;
-            if self.nodes[u].levels[i].forward == x {
-                let xl = self.nodes[x as usize].levels[i];
-                let ul = &mut self.nodes[u].levels[i];
+            if self.lv(u, i).forward == x {
+                let xl = self.lv(x, i);
+                let ul = self.lv_mut(u, i);
                 ul.span = ul.span + xl.span - 1;
                 ul.forward = xl.forward;
             } else {
-                self.nodes[u].levels[i].span -= 1;
+                self.lv_mut(u, i).span -= 1;
             }
         }
         let (f, b) = {
-            let n = &self.nodes[x as usize];
+            let n = self.node(x);
             (n.levels[0].forward, n.backward)
         };
         if f != NIL {
@@ -896,38 +933,55 @@ impl Skiplist {
         } else {
             self.tail = b;
         }
-        while self.level > 1 && self.nodes[0].levels[self.level - 1].forward == NIL {
+        while self.level > 1 && self.lv(HEADER, self.level - 1).forward == NIL {
             self.level -= 1;
         }
         self.len -= 1;
-        let n = &mut self.nodes[x as usize];
-        n.levels = Box::default();
-        self.free.push(x);
-        std::mem::take(&mut n.member)
     }
 
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let &x = self.index.get(member)?;
-        let score = self.nodes[x as usize].score;
-        self.index.remove(member);
-        let update = self.predecessors(score, member);
-        debug_assert_eq!(self.fwd(update[0], 0), x);
+        let score = self.node(x).score;
+        let (update, _) = self.search(score, member);
+        debug_assert_eq!(self.lv(update[0], 0).forward, x);
         self.unlink(x, &update);
+        // Out of the index before the member it borrows is freed.
+        self.index.remove(member);
+        drop(self.release(x));
         if self.len == 0 {
             self.shrink();
         }
         Some(score)
     }
 
+    /// Changes a member's score: in place when it keeps its position (Redis's
+    /// zslUpdateScore), else the node is unlinked and linked again where it now goes; its
+    /// slot, member and index entry stay.
     fn set_score(&mut self, member: &[u8], score: f64) {
         let Some(&x) = self.index.get(member) else {
             return;
         };
-        let cur = self.nodes[x as usize].score;
-        self.index.remove(member);
-        let update = self.predecessors(cur, member);
-        let m = self.unlink(x, &update);
-        self.insert(score, m);
+        let n = self.node(x);
+        let cur = n.score;
+        let (b, f) = (n.backward, n.levels[0].forward);
+        let after_prev = b == NIL || {
+            let p = self.node(b);
+            before(p.score, &p.member, score, member)
+        };
+        let before_next = f == NIL || {
+            let q = self.node(f);
+            before(score, member, q.score, &q.member)
+        };
+        if after_prev && before_next {
+            self.nodes[x as usize].score = score;
+            return;
+        }
+        let (update, _) = self.search(cur, member);
+        debug_assert_eq!(self.lv(update[0], 0).forward, x);
+        self.unlink(x, &update);
+        self.nodes[x as usize].score = score;
+        let (update, rank) = self.search(score, member);
+        self.link(x, update, rank);
     }
 
     /// Removes the node at a 1-based rank.
@@ -937,25 +991,23 @@ impl Skiplist {
         let mut traversed = 0;
         for i in (0..self.level).rev() {
             loop {
-                let f = self.fwd(x, i);
-                if f == NIL || traversed + self.span(x, i) >= rank {
+                let l = self.lv(x, i);
+                if l.forward == NIL || traversed + l.span as usize >= rank {
                     break;
                 }
-                traversed += self.span(x, i);
-                x = f;
+                traversed += l.span as usize;
+                x = l.forward;
             }
             update[i] = x;
         }
-        let x = self.fwd(update[0], 0);
+        let x = self.lv(update[0], 0).forward;
         if x == NIL {
             return;
         }
-        let m = {
-            let n = &self.nodes[x as usize];
-            MemberRef::of(&n.member)
-        };
-        self.index.remove(m.bytes());
         self.unlink(x, &update);
+        let m = MemberRef::of(&self.node(x).member);
+        self.index.remove(m.bytes());
+        drop(self.release(x));
         if self.len == 0 {
             self.shrink();
         }
@@ -974,18 +1026,18 @@ impl Skiplist {
         let mut rank = 0;
         for i in (0..self.level).rev() {
             loop {
-                let f = self.fwd(x, i);
-                if f == NIL {
+                let l = self.lv(x, i);
+                if l.forward == NIL {
                     break;
                 }
-                let n = &self.nodes[f as usize];
+                let n = self.node(l.forward);
                 if !(n.score < score || (n.score == score && *n.member <= *member)) {
                     break;
                 }
-                rank += self.span(x, i);
-                x = f;
+                rank += l.span as usize;
+                x = l.forward;
             }
-            if x != HEADER && *self.nodes[x as usize].member == *member {
+            if x != HEADER && *self.node(x).member == *member {
                 return rank;
             }
         }
@@ -998,12 +1050,12 @@ impl Skiplist {
         let mut traversed = 0;
         for i in (0..self.level).rev() {
             loop {
-                let f = self.fwd(x, i);
-                if f == NIL || traversed + self.span(x, i) > rank {
+                let l = self.lv(x, i);
+                if l.forward == NIL || traversed + l.span as usize > rank {
                     break;
                 }
-                traversed += self.span(x, i);
-                x = f;
+                traversed += l.span as usize;
+                x = l.forward;
             }
             if traversed == rank {
                 return if x == HEADER { NIL } else { x };
@@ -1018,19 +1070,19 @@ impl Skiplist {
         let mut rank = 0;
         for i in (0..self.level).rev() {
             loop {
-                let f = self.fwd(x, i);
-                if f == NIL {
+                let l = self.lv(x, i);
+                if l.forward == NIL {
                     break;
                 }
-                let n = &self.nodes[f as usize];
+                let n = self.node(l.forward);
                 if pred(n.score, &n.member) {
                     break;
                 }
-                rank += self.span(x, i);
-                x = f;
+                rank += l.span as usize;
+                x = l.forward;
             }
         }
-        (self.fwd(x, 0) != NIL).then_some(rank + 1)
+        (self.lv(x, 0).forward != NIL).then_some(rank + 1)
     }
 
     /// 1-based rank of the last node where `pred` holds.
@@ -1039,16 +1091,16 @@ impl Skiplist {
         let mut rank = 0;
         for i in (0..self.level).rev() {
             loop {
-                let f = self.fwd(x, i);
-                if f == NIL {
+                let l = self.lv(x, i);
+                if l.forward == NIL {
                     break;
                 }
-                let n = &self.nodes[f as usize];
+                let n = self.node(l.forward);
                 if !pred(n.score, &n.member) {
                     break;
                 }
-                rank += self.span(x, i);
-                x = f;
+                rank += l.span as usize;
+                x = l.forward;
             }
         }
         (x != HEADER).then_some(rank)
@@ -1075,6 +1127,7 @@ mod tests {
     #[test]
     fn layout() {
         assert_eq!(std::mem::size_of::<ZSet>(), 16);
+        assert_eq!(std::mem::size_of::<Node>(), 64);
     }
 
     /// Both encodings against a simple model, through random operations.
