@@ -863,6 +863,65 @@ impl Skiplist {
         (update, rank)
     }
 
+    /// The searches for two places at once (see [`Skiplist::search`]), the two walks taking
+    /// turns so that their cache misses overlap instead of following one another.
+    #[allow(clippy::type_complexity)]
+    fn search2(
+        &self,
+        a: (f64, &[u8]),
+        b: (f64, &[u8]),
+    ) -> (
+        ([u32; MAX_LEVEL], [u32; MAX_LEVEL]),
+        ([u32; MAX_LEVEL], [u32; MAX_LEVEL]),
+    ) {
+        let mut ua = [HEADER; MAX_LEVEL];
+        let mut ra = [0u32; MAX_LEVEL];
+        let mut ub = [HEADER; MAX_LEVEL];
+        let mut rb = [0u32; MAX_LEVEL];
+        let (mut xa, mut xb) = (HEADER, HEADER);
+        let (mut sa, mut sb) = (0u32, 0u32);
+        for i in (0..self.level).rev() {
+            let (mut da, mut db) = (false, false);
+            while !(da && db) {
+                if i > 0 {
+                    self.prefetch(self.lv(xa, i - 1).forward);
+                    self.prefetch(self.lv(xb, i - 1).forward);
+                }
+                let la = self.lv(xa, i);
+                let lb = self.lv(xb, i);
+                self.prefetch(la.forward);
+                self.prefetch(lb.forward);
+                if !da {
+                    if la.forward == NIL || {
+                        let n = self.node(la.forward);
+                        !before(n.score, &n.member, a.0, a.1)
+                    } {
+                        da = true;
+                    } else {
+                        sa += la.span;
+                        xa = la.forward;
+                    }
+                }
+                if !db {
+                    if lb.forward == NIL || {
+                        let n = self.node(lb.forward);
+                        !before(n.score, &n.member, b.0, b.1)
+                    } {
+                        db = true;
+                    } else {
+                        sb += lb.span;
+                        xb = lb.forward;
+                    }
+                }
+            }
+            ua[i] = xa;
+            ra[i] = sa;
+            ub[i] = xb;
+            rb[i] = sb;
+        }
+        ((ua, ra), (ub, rb))
+    }
+
     /// Takes a slot for a node.
     fn alloc(&mut self, node: Node) -> u32 {
         match self.free.pop() {
@@ -983,7 +1042,9 @@ impl Skiplist {
             return;
         };
         let cur = self.node(x).score;
-        let (update, _) = self.search(cur, member);
+        // Both places are looked for at once: where the node is (to unlink it) and where it
+        // goes (found with the node still linked, adjusted below).
+        let ((update, rank), (mut to, mut to_rank)) = self.search2((cur, member), (score, member));
         debug_assert_eq!(self.lv(update[0], 0).forward, x);
         // It keeps its place when it still sorts between its neighbours (Redis's
         // zslUpdateScore); only the neighbour on the side it moves to can have been passed.
@@ -1004,10 +1065,20 @@ impl Skiplist {
             self.nodes[x as usize].score = score;
             return;
         }
+        // Without the node, its predecessors take its place in `to`, and the nodes after it
+        // move up one rank.
+        let x_rank = rank[0] + 1;
+        for i in 0..self.level {
+            if to[i] == x {
+                to[i] = update[i];
+                to_rank[i] = rank[i];
+            } else if to_rank[i] > x_rank {
+                to_rank[i] -= 1;
+            }
+        }
         self.unlink(x, &update);
         self.nodes[x as usize].score = score;
-        let (update, rank) = self.search(score, member);
-        self.link(x, update, rank);
+        self.link(x, to, to_rank);
     }
 
     /// Removes the node at a 1-based rank.
@@ -1332,6 +1403,49 @@ mod tests {
             );
         }
         assert!(z.heap_size() <= 112, "{}", z.heap_size());
+    }
+
+    /// Re-scoring in the large encoding (in place, and moved both ways, near and far) keeps
+    /// ranks, spans and backward links right.
+    #[test]
+    fn large_rescoring_keeps_order() {
+        let mut rng = crate::util::Rng::new(9);
+        let mut z = ZSet::default();
+        let mut model: Vec<(f64, Vec<u8>)> = vec![];
+        for i in 0..3000 {
+            let m = format!("m{i}").into_bytes();
+            let s = rng.below(500) as f64;
+            z.insert(s, &m, NONE);
+            model.push((s, m));
+        }
+        for step in 0..20_000 {
+            let i = rng.below(model.len());
+            let cur = model[i].0;
+            let s = match rng.below(3) {
+                0 => cur + 1.0,
+                1 => cur - 0.5,
+                _ => rng.below(500) as f64,
+            };
+            model[i].0 = s;
+            z.set_score(&model[i].1, s);
+            if step % 2000 == 0 || step == 19_999 {
+                let mut want = model.clone();
+                want.sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap().then(x.1.cmp(&y.1)));
+                let got: Vec<(f64, Vec<u8>)> = z.iter().map(|(m, s)| (s, m.to_vec())).collect();
+                assert_eq!(got, want);
+                for (r, (s, m)) in want.iter().enumerate().step_by(7) {
+                    assert_eq!(z.rank(m), Some(r));
+                    assert_eq!(z.at(r).map(|(m, s)| (s, m.to_vec())), Some((*s, m.clone())));
+                }
+                let mut rev = vec![];
+                z.walk(z.len() - 1, true, |m, s| {
+                    rev.push((s, m.to_vec()));
+                    true
+                });
+                rev.reverse();
+                assert_eq!(rev, want);
+            }
+        }
     }
 
     #[test]
