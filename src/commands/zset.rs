@@ -35,8 +35,28 @@ fn c_strtod(b: &[u8]) -> (f64, usize, bool) {
     }
 }
 
+/// A plain decimal integer of at most 15 digits (optionally signed): exactly what strtod
+/// makes of it, without the copy and the libc call ("-0" is -0 here too).
+fn parse_small_int(b: &[u8]) -> Option<f64> {
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = digits
+        .iter()
+        .fold(0u64, |acc, &d| acc * 10 + (d - b'0') as u64) as f64;
+    Some(if neg { -v } else { v })
+}
+
 /// A score or weight, as Redis's string2d reads it (ZADD, ZINCRBY, WEIGHTS).
 pub fn parse_score(b: &[u8]) -> Option<f64> {
+    if let Some(v) = parse_small_int(b) {
+        return Some(v);
+    }
     if b.is_empty() || is_c_space(b[0]) {
         return None;
     }
@@ -61,6 +81,14 @@ fn parse_bound(b: &[u8]) -> Option<(f64, bool)> {
 
 /// The text Redis 7.0 replies for a double: "%.17g", and inf / -inf.
 pub fn fmt_double(d: f64) -> String {
+    if let Some(i) = small_int(d) {
+        return itoa::Buffer::new().format(i).to_owned();
+    }
+    fmt_g17(d)
+}
+
+/// "%.17g" through libc, and inf / -inf.
+fn fmt_g17(d: f64) -> String {
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
@@ -94,14 +122,28 @@ fn d2string(d: f64) -> String {
 
 /// A score reply: a bulk string in RESP2, a double in RESP3.
 pub fn reply_score(out: &mut Reply, d: f64) {
-    let text = fmt_double(d);
+    let mut ibuf = itoa::Buffer::new();
+    let owned;
+    let text: &[u8] = match small_int(d) {
+        Some(i) => ibuf.format(i).as_bytes(),
+        None => {
+            owned = fmt_double(d);
+            owned.as_bytes()
+        }
+    };
     if out.resp >= 3 {
         out.raw(b",");
-        out.raw(text.as_bytes());
+        out.raw(text);
         out.raw(b"\r\n");
     } else {
-        out.bulk(text.as_bytes());
+        out.bulk(text);
     }
+}
+
+/// The integer an integral score below 10^15 is, which "%.17g" prints as plain digits (not
+/// -0, which it prints with its sign).
+fn small_int(d: f64) -> Option<i64> {
+    (d.abs() < 1e15 && d == d.trunc() && !(d == 0.0 && d.is_sign_negative())).then_some(d as i64)
 }
 
 fn limits(ks: &Keyspace) -> Limits {
@@ -1533,6 +1575,38 @@ mod tests {
         assert_eq!(fmt_double(f64::NEG_INFINITY), "-inf");
         assert_eq!(d2string(1e17), "100000000000000000");
         assert_eq!(d2string(2.5), "2.5");
+    }
+
+    #[test]
+    fn integer_fast_paths_match_libc() {
+        let mut rng = crate::util::Rng::new(3);
+        let mut cases: Vec<i64> = vec![0, 1, -1, 999_999_999_999_999, -999_999_999_999_999];
+        for _ in 0..20_000 {
+            let digits = 1 + rng.below(16) as u32;
+            let v = (rng.below(1 << 62) as i64) % 10i64.pow(digits);
+            cases.push(if rng.below(2) == 0 { v } else { -v });
+        }
+        for v in cases {
+            for text in [v.to_string(), format!("+{v}"), format!("{v:08}")] {
+                let (want, used, _) = c_strtod(text.as_bytes());
+                let want = (used == text.len()).then_some(want.to_bits());
+                assert_eq!(
+                    parse_score(text.as_bytes()).map(f64::to_bits),
+                    want,
+                    "{text}"
+                );
+            }
+            let d = v as f64;
+            assert_eq!(fmt_double(d), fmt_g17(d), "{v}");
+        }
+        assert_eq!(
+            parse_score(b"-0").map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
+        assert_eq!(parse_score(b"-"), None);
+        assert_eq!(parse_score(b"+"), None);
+        assert_eq!(fmt_double(-0.0), fmt_g17(-0.0));
+        assert_eq!(fmt_double(1e15), fmt_g17(1e15));
     }
 
     #[test]
