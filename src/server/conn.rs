@@ -391,7 +391,13 @@ async fn run_batch(
     if cmds.len() > 1 {
         let items = cmds.iter().filter_map(|&(first, n)| {
             let args = Args::new(buf, &spans[first..first + n]);
-            (n > 1).then(|| (args.get(1), (n > 2).then(|| args.get(2))))
+            (n > 1).then(|| {
+                (
+                    args.get(1),
+                    (n > 2).then(|| args.get(2)),
+                    (n > 3).then(|| args.get(3)),
+                )
+            })
         });
         shard.prefetch_keys(st.db, items);
     }

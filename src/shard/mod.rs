@@ -495,31 +495,42 @@ impl Shard {
     pub fn prefetch_keys<'k>(
         &self,
         db: usize,
-        items: impl Iterator<Item = (&'k [u8], Option<&'k [u8]>)> + Clone,
+        items: impl Iterator<Item = (&'k [u8], Option<&'k [u8]>, Option<&'k [u8]>)> + Clone,
     ) {
+        use crate::store::Value;
         let data = self.data.borrow();
         let Some(table) = data.store.dbs.get(db) else {
             return;
         };
-        let mine =
-            |(k, _): &(&[u8], Option<&[u8]>)| self.nshards == 1 || self.shard_of(k) == self.id;
+        let mine = |i: &(&[u8], Option<&[u8]>, Option<&[u8]>)| {
+            self.nshards == 1 || self.shard_of(i.0) == self.id
+        };
         let items = items.filter(mine).take(64);
-        for (k, _) in items.clone() {
+        for (k, _, _) in items.clone() {
             table.prefetch(k, 0);
         }
-        for (k, _) in items.clone() {
+        for (k, _, _) in items.clone() {
             table.prefetch(k, 1);
         }
-        let hashes = items.filter_map(|(k, m)| match (table.peek(k), m) {
-            (Some(e), Some(m)) => match &e.value {
-                crate::store::Value::Hash(h) if !h.is_small() => Some((h, m)),
+        // Members: a hash field is the argument after the key; a sorted-set member is that
+        // one (ZSCORE, ZREM) or the next (ZADD, ZINCRBY): both are tried.
+        let members = items.filter_map(|(k, a, b)| {
+            let e = table.peek(k)?;
+            match &e.value {
+                Value::Hash(h) if !h.is_small() => Some((e, a, None)),
+                Value::ZSet(z) if !z.is_small() => Some((e, a, b)),
                 _ => None,
-            },
-            _ => None,
+            }
         });
         for stage in 0..2 {
-            for (h, m) in hashes.clone() {
-                h.prefetch(m, stage);
+            for (e, a, b) in members.clone() {
+                for m in [a, b].into_iter().flatten() {
+                    match &e.value {
+                        Value::Hash(h) => h.prefetch(m, stage),
+                        Value::ZSet(z) => z.prefetch(m, stage),
+                        _ => {}
+                    }
+                }
             }
         }
     }
@@ -538,7 +549,11 @@ impl Shard {
         if batch.cmds.len() > 1 {
             let items = batch.cmds.iter().filter(|c| c.2 > 1).map(|&(_, first, n)| {
                 let args = batch.args.args(first as usize, n as usize);
-                (args.get(1), (n > 2).then(|| args.get(2)))
+                (
+                    args.get(1),
+                    (n > 2).then(|| args.get(2)),
+                    (n > 3).then(|| args.get(3)),
+                )
             });
             self.prefetch_keys(db, items);
         }

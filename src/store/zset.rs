@@ -12,10 +12,6 @@
 //! [`ZSet::from_sorted`], which picks the encoding Redis's zsetConvertToListpackIfNeeded
 //! would.
 
-use std::borrow::Borrow;
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-
 use super::value::{digest_bytes, digest_seq, Collection, Value};
 
 /// The encoding thresholds (`zset-max-listpack-entries`, `zset-max-listpack-value`).
@@ -101,6 +97,13 @@ impl ZSet {
         match self {
             ZSet::Small(p) => p.find(member),
             ZSet::Large(s) => s.score(member),
+        }
+    }
+
+    /// Prefetches, for a large set, the member index's slot (stage 0) or entry (stage 1).
+    pub fn prefetch(&self, member: &[u8], stage: u8) {
+        if let ZSet::Large(s) = self {
+            s.prefetch_member(member, stage);
         }
     }
 
@@ -676,54 +679,6 @@ impl Node {
     }
 }
 
-/// A member's bytes, owned by its node. The index uses it as its key so that members are not
-/// stored twice; a node's member box is never replaced or freed while the index holds it.
-struct MemberRef {
-    ptr: *const u8,
-    len: usize,
-}
-
-impl MemberRef {
-    fn of(b: &[u8]) -> MemberRef {
-        MemberRef {
-            ptr: b.as_ptr(),
-            len: b.len(),
-        }
-    }
-
-    #[inline]
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: the pointer and length describe a live node's member box (see above).
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
-    }
-}
-
-impl Borrow<[u8]> for MemberRef {
-    fn borrow(&self) -> &[u8] {
-        self.bytes()
-    }
-}
-
-impl Hash for MemberRef {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.bytes().hash(h)
-    }
-}
-
-impl PartialEq for MemberRef {
-    fn eq(&self, o: &MemberRef) -> bool {
-        self.bytes() == o.bytes()
-    }
-}
-
-impl Eq for MemberRef {}
-
-impl std::fmt::Debug for MemberRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.bytes().escape_ascii().to_string())
-    }
-}
-
 #[derive(Debug)]
 pub struct Skiplist {
     /// Node 0 is the header; freed slots are reused.
@@ -732,14 +687,10 @@ pub struct Skiplist {
     level: usize,
     len: usize,
     tail: u32,
-    index: HashMap<MemberRef, u32, ahash::RandomState>,
+    /// Member → node, on the prefetchable key table (members up to 22 bytes inline).
+    index: crate::store::table::Table<u32>,
     rng: u64,
 }
-
-// SAFETY: the raw pointers in the index point into heap data the skiplist itself owns, so
-// moving it to another thread or sharing it immutably is as safe as for its owned boxes.
-unsafe impl Send for Skiplist {}
-unsafe impl Sync for Skiplist {}
 
 impl Clone for Skiplist {
     fn clone(&self) -> Self {
@@ -762,7 +713,7 @@ impl Skiplist {
             level: 1,
             len: 0,
             tail: NIL,
-            index: HashMap::default(),
+            index: Default::default(),
             rng: 0x2545_f491_4f6c_dd1d,
         }
     }
@@ -828,7 +779,7 @@ impl Skiplist {
         std::mem::size_of::<Skiplist>()
             + self.nodes.capacity() * std::mem::size_of::<Node>()
             + nodes
-            + self.index.capacity() * (std::mem::size_of::<(MemberRef, u32)>() + 1)
+            + self.index.capacity() * (40 + 8 * 4 / 3)
     }
 
     /// Where (score, member) goes: per level, the last node before it and that node's rank
@@ -950,8 +901,8 @@ impl Skiplist {
         let height = self.random_level();
         let idx = self.alloc(Node::new(score, member, height));
         self.link(idx, update, rank);
-        let key = MemberRef::of(&self.node(idx).member);
-        self.index.insert(key, idx);
+        let member = &self.nodes[idx as usize].member;
+        self.index.insert_full(member, idx);
     }
 
     /// Links node `idx` (its score and height set, not in the list) after the nodes `search`
@@ -1025,8 +976,7 @@ impl Skiplist {
         let (update, _) = self.search(score, member);
         debug_assert_eq!(self.lv(update[0], 0).forward, x);
         self.unlink(x, &update);
-        // Out of the index before the member it borrows is freed.
-        self.index.remove(member);
+        self.index_remove(member);
         drop(self.release(x));
         if self.len == 0 {
             self.shrink();
@@ -1102,19 +1052,30 @@ impl Skiplist {
             return;
         }
         self.unlink(x, &update);
-        let m = MemberRef::of(&self.node(x).member);
-        self.index.remove(m.bytes());
+        let m = self.node(x).member.clone();
+        self.index_remove(&m);
         drop(self.release(x));
         if self.len == 0 {
             self.shrink();
         }
     }
 
+    fn index_remove(&mut self, member: &[u8]) {
+        if let Some(i) = self.index.get_index_of(member) {
+            self.index.swap_remove_index(i);
+        }
+    }
+
+    /// Prefetches the member index's slot (stage 0) or entry (stage 1) for `member`.
+    fn prefetch_member(&self, member: &[u8], stage: u8) {
+        self.index.prefetch(member, stage);
+    }
+
     fn shrink(&mut self) {
         self.nodes.truncate(1);
         self.nodes.shrink_to_fit();
         self.free = Vec::new();
-        self.index = HashMap::default();
+        self.index = Default::default();
     }
 
     /// The 1-based rank of a member known to be in the list.
