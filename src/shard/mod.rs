@@ -505,11 +505,16 @@ impl Shard {
         let mine = |i: &(&[u8], Option<&[u8]>, Option<&[u8]>)| {
             self.nshards == 1 || self.shard_of(i.0) == self.id
         };
-        let items = items.filter(mine).take(64);
-        for (k, _, _) in items.clone() {
+        let v: Vec<_> = items.filter(mine).take(64).collect();
+        let items = v.iter().copied();
+        // A run of commands on one key (a pipeline of LPUSHes) needs the key fetched once.
+        let keys = (0..v.len())
+            .filter(|&i| i == 0 || v[i - 1].0 != v[i].0)
+            .map(|i| v[i].0);
+        for k in keys.clone() {
             table.prefetch(k, 0);
         }
-        for (k, _, _) in items.clone() {
+        for k in keys {
             table.prefetch(k, 1);
         }
         // Members: a hash field is the argument after the key; a sorted-set member is that
