@@ -122,3 +122,30 @@ fn expiry_publishes_expired() {
         pairs(&[("__keyevent@0__:expired", "soon")])
     );
 }
+
+#[test]
+fn collection_writes_use_redis_event_names() {
+    let server = Server::start(&["--server-threads", "2", "--notify-keyspace-events", "KA"]);
+    let mut s = subscriber(&server);
+    let mut c = server.conn();
+    run(&mut c, &["HSET", "{c}h", "f", "v"]);
+    run(&mut c, &["HINCRBY", "{c}h", "n", "1"]);
+    run(&mut c, &["RPUSH", "{c}l", "a"]);
+    run(&mut c, &["LPOP", "{c}l"]); // empties the list: lpop, then del
+    run(&mut c, &["SADD", "{c}s", "m"]);
+    run(&mut c, &["ZADD", "{c}z", "1", "m"]);
+    run(&mut c, &["ZINCRBY", "{c}z", "2", "m"]);
+    assert_eq!(
+        next_messages(&mut s, 8),
+        pairs(&[
+            ("__keyspace@0__:{c}h", "hset"),
+            ("__keyspace@0__:{c}h", "hincrby"),
+            ("__keyspace@0__:{c}l", "rpush"),
+            ("__keyspace@0__:{c}l", "lpop"),
+            ("__keyspace@0__:{c}l", "del"),
+            ("__keyspace@0__:{c}s", "sadd"),
+            ("__keyspace@0__:{c}z", "zadd"),
+            ("__keyspace@0__:{c}z", "zincr"),
+        ])
+    );
+}
