@@ -30,7 +30,7 @@ EXPECTED=("PING_INLINE" "PING_MBULK" "SET" "GET" "INCR" "MSET (10 keys)")
 die()  { echo "smoke: FAIL: $*" >&2; exit 1; }
 info() { echo "smoke: $*" >&2; }
 
-for tool in redis-cli redis-benchmark timeout setsid; do
+for tool in redis-cli redis-benchmark timeout; do
     command -v "$tool" >/dev/null || die "$tool not found on PATH"
 done
 
@@ -45,14 +45,14 @@ fi
 WORK="$(mktemp -d -t tandem-smoke.XXXXXX)"
 SERVER_PID=""
 
-# Stop the server's process group (TERM, then KILL after 5 s) and remove temp
-# files on exit. The server runs under setsid, so its group id is its pid.
+# Stop the server (TERM, then KILL after 5 s) and remove temp
+# files on exit.
 cleanup() {
     local rc=$?
     if [[ -n "$SERVER_PID" ]]; then
-        kill -TERM -- "-$SERVER_PID" 2>/dev/null || true
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
     fi
     rm -rf "$WORK"
@@ -81,8 +81,9 @@ start_server() {
     for attempt in 1 2 3; do
         PORT="$(free_port)"
         info "starting $BIN --port $PORT --bind 127.0.0.1 (attempt $attempt)"
-        # setsid: own process group, so cleanup also gets any children.
-        setsid "$BIN" --port "$PORT" --bind 127.0.0.1 >"$WORK/server.log" 2>&1 &
+        # Started directly (no setsid: setsid forks when it happens to lead a process group,
+        # and then the pid we hold exits at once while the server runs on unwatched).
+        "$BIN" --port "$PORT" --bind 127.0.0.1 >"$WORK/server.log" 2>&1 &
         SERVER_PID=$!
         deadline=$((SECONDS + STARTUP_TIMEOUT))
         while ((SECONDS < deadline)); do
