@@ -149,3 +149,28 @@ fn collection_writes_use_redis_event_names() {
         ])
     );
 }
+
+#[test]
+fn multi_key_writes_across_shards_publish_per_key_events() {
+    let server = Server::start(&["--server-threads", "2", "--notify-keyspace-events", "E$g"]);
+    let mut c = server.conn();
+    let a = common::keys_on_shard(&mut c, "a", 0, 1).remove(0);
+    let b = common::keys_on_shard(&mut c, "b", 1, 1).remove(0);
+    let mut s = subscriber(&server);
+    ok(&mut c, &["MSET", &a, "1", &b, "2"]);
+    run(&mut c, &["DEL", &a, &b, "missing"]);
+    // Each shard publishes its own keys' events, so only the order per key is defined.
+    let got = next_messages(&mut s, 4);
+    for k in [&a, &b] {
+        let mine: Vec<&str> = got
+            .iter()
+            .filter(|(_, key)| key == k)
+            .map(|(ch, _)| ch.as_str())
+            .collect();
+        assert_eq!(
+            mine,
+            ["__keyevent@0__:set", "__keyevent@0__:del"],
+            "events of {k}"
+        );
+    }
+}

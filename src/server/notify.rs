@@ -304,7 +304,7 @@ pub fn publish(shard: &Rc<Shard>, flags: u32, events: Vec<Event>) {
     let me = shard.clone();
     glommio::spawn_local(async move {
         let msgs = std::sync::Arc::new(msgs);
-        me.broadcast(move |sh| {
+        me.broadcast_in(Some(crate::shard::UNGATED), move |sh| {
             for (ch, m) in msgs.iter() {
                 sh.pubsub.deliver(Kind::Channel, ch, m);
             }

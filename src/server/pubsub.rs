@@ -251,7 +251,9 @@ async fn publish(st: &mut ConnState, kind: Kind, args: &Args<'_>, out: &mut Vec<
     let message = args.get(2).to_vec();
     let counts = st
         .shard
-        .broadcast_in(st.tx, move |sh| sh.pubsub.deliver(kind, &channel, &message))
+        .broadcast_in(Some(crate::shard::UNGATED), move |sh| {
+            sh.pubsub.deliver(kind, &channel, &message)
+        })
         .await;
     // A connection subscribed to the channel itself gets the message before the count.
     if let Some((inbox, _)) = &st.inbox {

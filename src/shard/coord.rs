@@ -17,6 +17,7 @@ use super::{join_all, keyed_fn, run_keyed, Shard, TxId};
 use crate::commands::{Ctx, Kind, Split, COMMANDS};
 use crate::config::Opt;
 use crate::protocol::{Args, PackedArgs, Reply};
+use crate::server::notify;
 use crate::store::{Entry, KeyspaceStats, Store};
 use crate::util::{cycles, now_ms};
 
@@ -54,12 +55,44 @@ pub async fn run(
 
 /// Runs `cmd` with the given arguments on a shard's own data (no statistics: the coordinator
 /// counts the command once).
-fn sub_command(sh: &Shard, cmd: usize, args: &PackedArgs, db: usize, resp: u8) -> Vec<u8> {
+/// Keyspace notifications for its keys are published here, as a single-shard write's are in
+/// `Shard::execute`.
+fn sub_command(sh: &Rc<Shard>, cmd: usize, args: &PackedArgs, db: usize, resp: u8) -> Vec<u8> {
     let cfg = sh.config();
     let mut out = Vec::new();
-    let mut data = sh.data.borrow_mut();
     let all = args.args(0, args.spans.len());
-    run_keyed(&mut data, &cfg, cmd, all, db, resp, now_ms(), &mut out);
+    let def = &COMMANDS[cmd];
+    let now = now_ms();
+    let flags = if def.is_write() {
+        notify::enabled(&cfg)
+    } else {
+        0
+    };
+    let before: Vec<bool> = if flags != 0 {
+        def.key_positions(&all)
+            .map(|p| notify::exists(sh, db, all.get(p), now))
+            .collect()
+    } else {
+        vec![]
+    };
+    let dirty = sh.data.borrow().dirty;
+    run_keyed(
+        &mut sh.data.borrow_mut(),
+        &cfg,
+        cmd,
+        all,
+        db,
+        resp,
+        now,
+        &mut out,
+    );
+    if flags != 0 && sh.data.borrow().dirty != dirty {
+        notify::publish(
+            sh,
+            flags,
+            notify::events_of(sh, cmd, &all, db, &before, now),
+        );
+    }
     out
 }
 

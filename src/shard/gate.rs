@@ -10,6 +10,10 @@ use std::task::{Poll, Waker};
 
 use super::TxId;
 
+/// Work that never touches the keyspace (pub/sub delivery) runs whoever holds the gate, so
+/// that it is neither delayed nor reordered by a transaction.
+pub const UNGATED: TxId = TxId::MAX;
+
 #[derive(Default)]
 pub struct Gate {
     holder: Cell<Option<TxId>>,
@@ -20,6 +24,9 @@ impl Gate {
     /// Whether work for `tx` (None: ordinary work) may run now.
     #[inline]
     pub fn is_free_for(&self, tx: Option<TxId>) -> bool {
+        if tx == Some(UNGATED) {
+            return true;
+        }
         match self.holder.get() {
             None => true,
             Some(h) => Some(h) == tx,

@@ -26,7 +26,7 @@ use crate::server::stats::CommandStats;
 use crate::store::{Hlc, KeyspaceStats, Store};
 use crate::util::{cycles, now_ms};
 
-pub use gate::Gate;
+pub use gate::{Gate, UNGATED};
 
 /// A transaction id: who holds a shard's lock during a cross-shard command.
 pub type TxId = u64;
