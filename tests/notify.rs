@@ -174,3 +174,27 @@ fn multi_key_writes_across_shards_publish_per_key_events() {
         );
     }
 }
+
+#[test]
+fn gathered_cross_shard_commands_publish_their_events() {
+    let server = Server::start(&["--server-threads", "2", "--notify-keyspace-events", "Eg$s"]);
+    let mut c = server.conn();
+    let a = common::keys_on_shard(&mut c, "a", 0, 1).remove(0);
+    let b = common::keys_on_shard(&mut c, "b", 1, 1).remove(0);
+    ok(&mut c, &["SET", &a, "v"]);
+    let mut s = subscriber(&server);
+    ok(&mut c, &["RENAME", &a, &b]);
+    run(&mut c, &["DEL", &b]);
+    run(&mut c, &["SADD", &a, "m"]);
+    run(&mut c, &["SMOVE", &a, &b, "m"]);
+    let got = next_messages(&mut s, 7);
+    let of = |k: &str| -> Vec<String> {
+        got.iter()
+            .filter(|(_, key)| key == k)
+            .map(|(ch, _)| ch.trim_start_matches("__keyevent@0__:").to_string())
+            .collect()
+    };
+    // SMOVE empties a, so a also gets del, as in Redis.
+    assert_eq!(of(&a), ["rename_from", "sadd", "srem", "del"]);
+    assert_eq!(of(&b), ["rename_to", "del", "sadd"]);
+}

@@ -195,12 +195,24 @@ pub fn events_of(
     before: &[bool],
     now: u64,
 ) -> Vec<Event> {
+    events_with(cmd, args, db, before, |k| exists(shard, db, k, now))
+}
+
+/// [`events_of`] with the keys' existence after the command told by `exists_after` (a
+/// cross-shard command runs on a scratch store, see `shard::coord`).
+pub fn events_with(
+    cmd: usize,
+    args: &Args,
+    db: usize,
+    before: &[bool],
+    exists_after: impl Fn(&[u8]) -> bool,
+) -> Vec<Event> {
     let def = &COMMANDS[cmd];
     let class = class_of_group(def.group);
     let mut out = vec![];
     for (i, pos) in def.key_positions(args).enumerate() {
         let key = args.get(pos).to_vec();
-        let after = exists(shard, db, &key, now);
+        let after = exists_after(&key);
         let existed = before.get(i).copied().unwrap_or(false);
         let name = event_name(def.name, args, pos);
         match def.name {

@@ -268,6 +268,16 @@ async fn run_gathered(
     for ((d, k), e) in &fetched {
         scratch.dbs[*d].insert(k, e.clone());
     }
+    let notify_flags = if def.is_write() {
+        notify::enabled(&cfg)
+    } else {
+        0
+    };
+    let existed: Vec<bool> = def
+        .key_positions(&args)
+        .map(|p| fetched.contains_key(&(db, args.get(p).to_vec())))
+        .collect();
+    let dirty_before = shard.data.borrow().dirty;
     {
         let mut data = shard.data.borrow_mut();
         let data = &mut *data;
@@ -289,6 +299,12 @@ async fn run_gathered(
         data.ks.keyspace_hits += ks.keyspace_hits;
         data.ks.keyspace_misses += ks.keyspace_misses;
     }
+
+    // Keyspace events, published once the writes are back on their shards.
+    let events = (notify_flags != 0 && shard.data.borrow().dirty != dirty_before).then(|| {
+        let scratch_db = &scratch.dbs[db];
+        notify::events_with(cmd, &args, db, &existed, |k| scratch_db.is_live(k, now))
+    });
 
     // Write back what changed: (db, key, new entry or None for deleted) per owning shard.
     type Write = (usize, Vec<u8>, Option<Entry>);
@@ -339,6 +355,9 @@ async fn run_gathered(
         .collect();
     join_all(futs).await;
     unlock_all(shard, groups.into_keys(), tx).await;
+    if let Some(events) = events {
+        notify::publish(shard, notify_flags, events);
+    }
 }
 
 /// The integer of a `:n` reply (0 for anything else, e.g. an error).
