@@ -3,108 +3,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
 use redis::Connection;
-
-// ---------------------------------------------------------------------------------------------
-// A raw RESP client: sends commands, returns each reply's exact bytes
-// ---------------------------------------------------------------------------------------------
-
-struct Wire {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-/// The length of the first complete RESP frame in `b`, if it is all there.
-fn frame_len(b: &[u8]) -> Option<usize> {
-    let line_end = b.windows(2).position(|w| w == b"\r\n")? + 2;
-    let head = std::str::from_utf8(&b[1..line_end - 2]).ok()?;
-    match b[0] {
-        b'$' | b'!' | b'=' => {
-            let n: i64 = head.parse().ok()?;
-            if n < 0 {
-                return Some(line_end);
-            }
-            let end = line_end + n as usize + 2;
-            (b.len() >= end).then_some(end)
-        }
-        b'*' | b'>' | b'~' | b'%' | b'|' => {
-            let n: i64 = head.parse().ok()?;
-            let items = if n < 0 {
-                0
-            } else if b[0] == b'%' || b[0] == b'|' {
-                2 * n as usize
-            } else {
-                n as usize
-            };
-            let mut pos = line_end;
-            for _ in 0..items {
-                pos += frame_len(&b[pos..])?;
-            }
-            Some(pos)
-        }
-        _ => Some(line_end),
-    }
-}
-
-impl Wire {
-    fn new(server: &Server) -> Wire {
-        let s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Wire { s, buf: vec![] }
-    }
-
-    fn send(&mut self, args: &[&str]) {
-        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        self.s.write_all(&resp(&args)).unwrap();
-    }
-
-    /// The next complete reply, exactly as sent (lossy text, for readable assertions).
-    fn frame(&mut self) -> String {
-        let mut chunk = [0u8; 16384];
-        loop {
-            if !self.buf.is_empty() {
-                if let Some(n) = frame_len(&self.buf) {
-                    let f: Vec<u8> = self.buf.drain(..n).collect();
-                    return String::from_utf8_lossy(&f).into_owned();
-                }
-            }
-            match self.s.read(&mut chunk) {
-                Ok(0) => panic!(
-                    "connection closed; buffered: {:?}",
-                    String::from_utf8_lossy(&self.buf)
-                ),
-                Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
-                Err(e) => panic!(
-                    "reading a reply: {e}; buffered: {:?}",
-                    String::from_utf8_lossy(&self.buf)
-                ),
-            }
-        }
-    }
-
-    fn cmd(&mut self, args: &[&str]) -> String {
-        self.send(args);
-        self.frame()
-    }
-
-    /// Sends a command and asserts its exact reply.
-    fn expect(&mut self, args: &[&str], want: &str) {
-        let got = self.cmd(args);
-        assert_eq!(got, want, "reply to {args:?}");
-    }
-
-    /// Switches to RESP3 (HELLO 3), checking the reply is a map.
-    fn hello3(&mut self) {
-        let r = self.cmd(&["HELLO", "3"]);
-        assert!(r.starts_with('%'), "HELLO 3 replied {r:?}");
-    }
-}
 
 const OK: &str = "+OK\r\n";
 const QUEUED: &str = "+QUEUED\r\n";

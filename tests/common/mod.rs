@@ -285,3 +285,126 @@ pub fn ok(c: &mut redis::Connection, args: &[&str]) {
 pub fn bulk(s: &str) -> redis::Value {
     redis::Value::BulkString(s.as_bytes().to_vec())
 }
+
+// ---------------------------------------------------------------------------------------------
+// A raw RESP client: sends commands, returns each reply or push exactly as sent
+// ---------------------------------------------------------------------------------------------
+
+pub struct Wire {
+    pub s: TcpStream,
+    buf: Vec<u8>,
+}
+
+/// The length of the first complete RESP frame in `b`, if it is all there.
+pub fn frame_len(b: &[u8]) -> Option<usize> {
+    let line_end = b.windows(2).position(|w| w == b"\r\n")? + 2;
+    let head = std::str::from_utf8(&b[1..line_end - 2]).ok()?;
+    match b[0] {
+        b'$' | b'!' | b'=' => {
+            let n: i64 = head.parse().ok()?;
+            if n < 0 {
+                return Some(line_end);
+            }
+            let end = line_end + n as usize + 2;
+            (b.len() >= end).then_some(end)
+        }
+        b'*' | b'>' | b'~' | b'%' | b'|' => {
+            let n: i64 = head.parse().ok()?;
+            let items = if n < 0 {
+                0
+            } else if b[0] == b'%' || b[0] == b'|' {
+                2 * n as usize
+            } else {
+                n as usize
+            };
+            let mut pos = line_end;
+            for _ in 0..items {
+                pos += frame_len(&b[pos..])?;
+            }
+            Some(pos)
+        }
+        _ => Some(line_end),
+    }
+}
+
+impl Wire {
+    pub fn new(server: &Server) -> Wire {
+        let s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Wire { s, buf: vec![] }
+    }
+
+    pub fn send(&mut self, args: &[&str]) {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.s.write_all(&resp(&args)).unwrap();
+    }
+
+    /// The next complete reply or push, exactly as sent (lossy text, for readable asserts).
+    pub fn frame(&mut self) -> String {
+        let mut chunk = [0u8; 65536];
+        loop {
+            if !self.buf.is_empty() {
+                if let Some(n) = frame_len(&self.buf) {
+                    let f: Vec<u8> = self.buf.drain(..n).collect();
+                    return String::from_utf8_lossy(&f).into_owned();
+                }
+            }
+            match self.s.read(&mut chunk) {
+                Ok(0) => panic!(
+                    "connection closed; buffered: {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                ),
+                Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
+                Err(e) => panic!(
+                    "reading a frame: {e}; buffered: {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                ),
+            }
+        }
+    }
+
+    /// Asserts the next frame.
+    pub fn next_is(&mut self, want: &str) {
+        let got = self.frame();
+        assert_eq!(got, want);
+    }
+
+    pub fn cmd(&mut self, args: &[&str]) -> String {
+        self.send(args);
+        self.frame()
+    }
+
+    /// Sends a command and asserts its exact reply.
+    pub fn expect(&mut self, args: &[&str], want: &str) {
+        let got = self.cmd(args);
+        assert_eq!(got, want, "reply to {args:?}");
+    }
+
+    /// Sends a command and asserts the exact frames it answers with (one per channel).
+    pub fn expect_all(&mut self, args: &[&str], want: &[String]) {
+        self.send(args);
+        for (n, w) in want.iter().enumerate() {
+            let got = self.frame();
+            assert_eq!(&got, w, "reply {n} to {args:?}");
+        }
+    }
+
+    /// Switches to RESP3 (HELLO 3), checking the reply is a map.
+    pub fn hello3(&mut self) {
+        let r = self.cmd(&["HELLO", "3"]);
+        assert!(r.starts_with('%'), "HELLO 3 replied {r:?}");
+    }
+
+    /// True once the server has closed the connection.
+    pub fn closed(&mut self) -> bool {
+        let mut chunk = [0u8; 1024];
+        loop {
+            match self.s.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+}
