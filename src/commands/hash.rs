@@ -324,29 +324,8 @@ pub fn hrandfield(ctx: &mut Ctx, args: Args) {
     })
 }
 
-/// Parses a SCAN cursor as Redis does (C's strtoul: an optional sign, then decimal digits,
-/// the whole argument, no leading space; a negative value wraps).
-pub fn parse_cursor(s: &[u8]) -> Option<u64> {
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if s.is_empty() {
-        return Some(0);
-    }
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for &d in digits {
-        n = n.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { n.wrapping_neg() } else { n })
-}
-
 pub fn hscan(ctx: &mut Ctx, args: Args) {
-    let Some(cursor) = parse_cursor(args.get(2)) else {
+    let Some(cursor) = super::parse_scan_cursor(args.get(2)) else {
         return ctx.out.error("ERR invalid cursor");
     };
     with_hash(ctx, args.get(1), |h, out| {
@@ -391,20 +370,25 @@ pub fn hscan(ctx: &mut Ctx, args: Args) {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_cursor;
 
     #[test]
     fn cursors_parse_like_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+5"), Some(5));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        assert_eq!(parse_cursor(b" 5"), None);
-        assert_eq!(parse_cursor(b"5 "), None);
-        assert_eq!(parse_cursor(b"+"), None);
-        assert_eq!(parse_cursor(b"abc"), None);
-        assert_eq!(parse_cursor(b"0x10"), None);
+        assert_eq!(crate::commands::parse_scan_cursor(b"0"), Some(0));
+        assert_eq!(crate::commands::parse_scan_cursor(b""), Some(0));
+        assert_eq!(crate::commands::parse_scan_cursor(b"+5"), Some(5));
+        assert_eq!(crate::commands::parse_scan_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(
+            crate::commands::parse_scan_cursor(b"18446744073709551615"),
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            crate::commands::parse_scan_cursor(b"18446744073709551616"),
+            None
+        );
+        assert_eq!(crate::commands::parse_scan_cursor(b" 5"), None);
+        assert_eq!(crate::commands::parse_scan_cursor(b"5 "), None);
+        assert_eq!(crate::commands::parse_scan_cursor(b"+"), None);
+        assert_eq!(crate::commands::parse_scan_cursor(b"abc"), None);
+        assert_eq!(crate::commands::parse_scan_cursor(b"0x10"), None);
     }
 }

@@ -870,6 +870,34 @@ pub fn unknown_command_error(args: &Args) -> Vec<u8> {
     msg
 }
 
+/// A HSCAN/SSCAN/ZSCAN cursor as Redis reads it (strtoul: an optional sign, then digits; a negative
+/// number wraps; no leading space; the text ends at a NUL byte as C sees it).
+pub fn parse_scan_cursor(b: &[u8]) -> Option<u64> {
+    let b = &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())];
+    let Some(&c0) = b.first() else {
+        return Some(0);
+    };
+    if matches!(c0, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+        return None;
+    }
+    let (neg, digits) = match c0 {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
 pub fn arity_error(name: &str) -> String {
     format!("ERR wrong number of arguments for '{name}' command")
 }

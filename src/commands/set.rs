@@ -463,36 +463,8 @@ pub fn sintercard(ctx: &mut Ctx, args: Args) {
     out.int(inter(&sets, limit, |_| {}) as i64);
 }
 
-/// A SCAN cursor as Redis reads it (strtoul: an optional sign, then digits; a negative
-/// number wraps; no leading space; the text ends at a NUL byte as C sees it).
-fn parse_cursor(b: &[u8]) -> Option<u64> {
-    let b = &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())];
-    let Some(&c0) = b.first() else {
-        return Some(0);
-    };
-    if matches!(c0, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
-        return None;
-    }
-    let (neg, digits) = match c0 {
-        b'-' => (true, &b[1..]),
-        b'+' => (false, &b[1..]),
-        _ => (false, b),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 pub fn sscan(ctx: &mut Ctx, args: Args) {
-    let Some(cursor) = parse_cursor(args.get(2)) else {
+    let Some(cursor) = super::parse_scan_cursor(args.get(2)) else {
         return ctx.out.error("ERR invalid cursor");
     };
     let (mut ks, out) = ctx.split();

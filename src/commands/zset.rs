@@ -1444,24 +1444,6 @@ pub fn zrandmember(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// A SCAN cursor as Redis reads it (strtoul; no leading space, nothing after the digits).
-fn parse_cursor(b: &[u8]) -> Option<u64> {
-    if b.first().is_some_and(|&c| is_c_space(c)) {
-        return None;
-    }
-    let mut buf = Vec::with_capacity(b.len() + 1);
-    buf.extend_from_slice(b);
-    buf.push(0);
-    // SAFETY: `buf` is NUL-terminated; strtoul reads within it and sets `end` inside it.
-    unsafe {
-        *libc::__errno_location() = 0;
-        let mut end: *mut libc::c_char = std::ptr::null_mut();
-        let v = libc::strtoul(buf.as_ptr() as *const libc::c_char, &mut end, 10);
-        let ok = *end == 0 && *libc::__errno_location() != libc::ERANGE;
-        ok.then_some(v as u64)
-    }
-}
-
 /// Large sets are scanned in score order: the cursor is the order-preserving bit image of the
 /// score to resume at (never 0 for a real score), so members present throughout a scan are
 /// all returned, as SCAN promises.
@@ -1479,7 +1461,7 @@ fn score_of_cursor(c: u64) -> f64 {
 }
 
 pub fn zscan(ctx: &mut Ctx, args: Args) {
-    let Some(cursor) = parse_cursor(args.get(2)) else {
+    let Some(cursor) = super::parse_scan_cursor(args.get(2)) else {
         return ctx.out.error("ERR invalid cursor");
     };
     let (mut ks, out) = ctx.split();
@@ -1626,9 +1608,9 @@ mod tests {
         assert_eq!(parse_bound(b"("), Some((0.0, true)));
         assert_eq!(parse_bound(b" 1"), Some((1.0, false)));
         assert_eq!(parse_bound(b"1x"), None);
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b" 1"), None);
+        assert_eq!(crate::commands::parse_scan_cursor(b""), Some(0));
+        assert_eq!(crate::commands::parse_scan_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(crate::commands::parse_scan_cursor(b" 1"), None);
     }
 
     #[test]
