@@ -1122,8 +1122,9 @@ impl Skiplist {
         NIL
     }
 
-    /// 1-based rank of the first node where `pred` holds.
-    fn first_where(&self, pred: impl Fn(f64, &[u8]) -> bool) -> Option<usize> {
+    /// Walks from the header while the next node satisfies `keep`; returns the last node
+    /// passed (HEADER if none) and its 1-based rank.
+    fn advance_while(&self, keep: impl Fn(f64, &[u8]) -> bool) -> (u32, usize) {
         let mut x = HEADER;
         let mut rank = 0;
         for i in (0..self.level).rev() {
@@ -1133,34 +1134,25 @@ impl Skiplist {
                     break;
                 }
                 let n = self.node(l.forward);
-                if pred(n.score, &n.member) {
+                if !keep(n.score, &n.member) {
                     break;
                 }
                 rank += l.span as usize;
                 x = l.forward;
             }
         }
+        (x, rank)
+    }
+
+    /// 1-based rank of the first node where `pred` holds.
+    fn first_where(&self, pred: impl Fn(f64, &[u8]) -> bool) -> Option<usize> {
+        let (x, rank) = self.advance_while(|s, m| !pred(s, m));
         (self.lv(x, 0).forward != NIL).then_some(rank + 1)
     }
 
     /// 1-based rank of the last node where `pred` holds.
     fn last_where(&self, pred: impl Fn(f64, &[u8]) -> bool) -> Option<usize> {
-        let mut x = HEADER;
-        let mut rank = 0;
-        for i in (0..self.level).rev() {
-            loop {
-                let l = self.lv(x, i);
-                if l.forward == NIL {
-                    break;
-                }
-                let n = self.node(l.forward);
-                if !pred(n.score, &n.member) {
-                    break;
-                }
-                rank += l.span as usize;
-                x = l.forward;
-            }
-        }
+        let (x, rank) = self.advance_while(pred);
         (x != HEADER).then_some(rank)
     }
 }
