@@ -31,6 +31,10 @@ pub use gate::{Gate, UNGATED};
 /// A transaction id: who holds a shard's lock during a cross-shard command.
 pub type TxId = u64;
 
+/// What a pipelined command gives `Shard::prefetch_keys`: its key and the two arguments after
+/// it (where a hash field or sorted-set member sits).
+pub type PrefetchItem<'a> = (&'a [u8], Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// Work sent to a shard, and its answer.
 pub type Job = Box<dyn FnOnce(&Rc<Shard>) -> Box<dyn Any + Send> + Send>;
 pub type Answer = Box<dyn Any + Send>;
@@ -495,17 +499,22 @@ impl Shard {
     pub fn prefetch_keys<'k>(
         &self,
         db: usize,
-        items: impl Iterator<Item = (&'k [u8], Option<&'k [u8]>, Option<&'k [u8]>)> + Clone,
+        items: impl Iterator<Item = PrefetchItem<'k>> + Clone,
     ) {
         use crate::store::Value;
         let data = self.data.borrow();
         let Some(table) = data.store.dbs.get(db) else {
             return;
         };
-        let mine = |i: &(&[u8], Option<&[u8]>, Option<&[u8]>)| {
-            self.nshards == 1 || self.shard_of(i.0) == self.id
-        };
-        let v: Vec<_> = items.filter(mine).take(64).collect();
+        let mine = |i: &PrefetchItem| self.nshards == 1 || self.shard_of(i.0) == self.id;
+        // On the stack: this runs for every pipelined batch.
+        let mut buf: [PrefetchItem; 64] = [(&[], None, None); 64];
+        let mut n = 0;
+        for it in items.filter(mine).take(64) {
+            buf[n] = it;
+            n += 1;
+        }
+        let v = &buf[..n];
         let items = v.iter().copied();
         // A run of commands on one key (a pipeline of LPUSHes) needs the key fetched once.
         let keys = (0..v.len())
