@@ -334,24 +334,10 @@ pub fn hscan(ctx: &mut Ctx, args: Args) {
             out.bulk(b"0");
             return out.array(0);
         };
-        let mut count = 10usize;
-        let mut pattern: Option<&[u8]> = None;
-        let mut i = 3;
-        while i < args.len() {
-            let more = args.len() - i >= 2;
-            if more && eq_ic(args.get(i), "count") {
-                match parse_i64(args.get(i + 1)) {
-                    None => return out.error(errors::NOT_INTEGER),
-                    Some(n) if n < 1 => return out.error(errors::SYNTAX),
-                    Some(n) => count = n as usize,
-                }
-            } else if more && eq_ic(args.get(i), "match") {
-                pattern = Some(args.get(i + 1)).filter(|p| *p != b"*");
-            } else {
-                return out.error(errors::SYNTAX);
-            }
-            i += 2;
-        }
+        let (count, pattern) = match super::parse_scan_options(&args, 3) {
+            Ok(o) => o,
+            Err(e) => return out.error(e),
+        };
         let mut found: Vec<(&[u8], &[u8])> = vec![];
         let next = h.scan(cursor, count, |f, v| {
             if pattern.is_none_or(|p| glob_match(p, f, false)) {

@@ -898,6 +898,33 @@ pub fn parse_scan_cursor(b: &[u8]) -> Option<u64> {
     Some(if neg { v.wrapping_neg() } else { v })
 }
 
+/// HSCAN/SSCAN/ZSCAN's options after the cursor (at `from`): COUNT (default 10) and MATCH
+/// (None for no filter, `*` included), with Redis's errors.
+pub fn parse_scan_options<'a>(
+    args: &Args<'a>,
+    from: usize,
+) -> Result<(usize, Option<&'a [u8]>), &'static str> {
+    let mut count = 10usize;
+    let mut pattern = None;
+    let mut i = from;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        if more && crate::util::eq_ic(args.get(i), "count") {
+            match crate::protocol::parse_i64(args.get(i + 1)) {
+                None => return Err(crate::protocol::errors::NOT_INTEGER),
+                Some(n) if n < 1 => return Err(crate::protocol::errors::SYNTAX),
+                Some(n) => count = n as usize,
+            }
+        } else if more && crate::util::eq_ic(args.get(i), "match") {
+            pattern = Some(args.get(i + 1)).filter(|p| *p != b"*");
+        } else {
+            return Err(crate::protocol::errors::SYNTAX);
+        }
+        i += 2;
+    }
+    Ok((count, pattern))
+}
+
 pub fn arity_error(name: &str) -> String {
     format!("ERR wrong number of arguments for '{name}' command")
 }

@@ -477,24 +477,10 @@ pub fn sscan(ctx: &mut Ctx, args: Args) {
         }
         Err(WrongType) => return out.error(errors::WRONGTYPE),
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let more = i + 1 < args.len();
-        if more && eq_ic(args.get(i), "count") {
-            match parse_i64(args.get(i + 1)) {
-                None => return out.error(errors::NOT_INTEGER),
-                Some(n) if n < 1 => return out.error(errors::SYNTAX),
-                Some(n) => count = n as usize,
-            }
-        } else if more && eq_ic(args.get(i), "match") {
-            pattern = Some(args.get(i + 1)).filter(|p| *p != b"*");
-        } else {
-            return out.error(errors::SYNTAX);
-        }
-        i += 2;
-    }
+    let (count, pattern) = match super::parse_scan_options(&args, 3) {
+        Ok(o) => o,
+        Err(e) => return out.error(e),
+    };
     let mut found = vec![];
     let mut buf = itoa::Buffer::new();
     let next = set.scan(cursor, count, |e| {

@@ -1474,27 +1474,10 @@ pub fn zscan(ctx: &mut Ctx, args: Args) {
         }
         Ok(Some(z)) => z,
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let left = args.len() - i;
-        let a = args.get(i);
-        if eq_ic(a, "count") && left >= 2 {
-            match parse_i64(args.get(i + 1)) {
-                None => return out.error(errors::NOT_INTEGER),
-                Some(n) if n < 1 => return out.error(errors::SYNTAX),
-                Some(n) => count = n as usize,
-            }
-            i += 2;
-        } else if eq_ic(a, "match") && left >= 2 {
-            let p = args.get(i + 1);
-            pattern = (p != b"*").then_some(p);
-            i += 2;
-        } else {
-            return out.error(errors::SYNTAX);
-        }
-    }
+    let (count, pattern) = match super::parse_scan_options(&args, 3) {
+        Ok(o) => o,
+        Err(e) => return out.error(e),
+    };
     let keep = |m: &[u8]| pattern.is_none_or(|p| crate::util::glob_match(p, m, false));
     let mut items: Vec<(&[u8], String)> = vec![];
     let mut next = 0u64;
