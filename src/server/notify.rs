@@ -184,6 +184,28 @@ pub fn exists(shard: &Shard, db: usize, key: &[u8], now: u64) -> bool {
     shard.data.borrow().store.dbs[db].is_live(key, now)
 }
 
+/// Runs `write`, a write command on `shard`'s data, and publishes the keyspace events it
+/// caused (nothing when it changed nothing). Used wherever a write runs on its own shard.
+pub fn around_write(
+    shard: &Rc<Shard>,
+    flags: u32,
+    cmd: usize,
+    args: &Args,
+    db: usize,
+    now: u64,
+    write: impl FnOnce(),
+) {
+    let before: Vec<bool> = COMMANDS[cmd]
+        .key_positions(args)
+        .map(|p| exists(shard, db, args.get(p), now))
+        .collect();
+    let dirty = shard.data.borrow().dirty;
+    write();
+    if shard.data.borrow().dirty != dirty {
+        publish(shard, flags, events_of(shard, cmd, args, db, &before, now));
+    }
+}
+
 /// Builds the events of a write command that ran on this shard. `before` tells, per key
 /// position, whether the key existed before the command; `changed` whether it changed
 /// anything at all.

@@ -61,37 +61,28 @@ fn sub_command(sh: &Rc<Shard>, cmd: usize, args: &PackedArgs, db: usize, resp: u
     let cfg = sh.config();
     let mut out = Vec::new();
     let all = args.args(0, args.spans.len());
-    let def = &COMMANDS[cmd];
     let now = now_ms();
-    let flags = if def.is_write() {
+    let mut run = || {
+        run_keyed(
+            &mut sh.data.borrow_mut(),
+            &cfg,
+            cmd,
+            all,
+            db,
+            resp,
+            now,
+            &mut out,
+        )
+    };
+    let flags = if COMMANDS[cmd].is_write() {
         notify::enabled(&cfg)
     } else {
         0
     };
-    let before: Vec<bool> = if flags != 0 {
-        def.key_positions(&all)
-            .map(|p| notify::exists(sh, db, all.get(p), now))
-            .collect()
+    if flags == 0 {
+        run();
     } else {
-        vec![]
-    };
-    let dirty = sh.data.borrow().dirty;
-    run_keyed(
-        &mut sh.data.borrow_mut(),
-        &cfg,
-        cmd,
-        all,
-        db,
-        resp,
-        now,
-        &mut out,
-    );
-    if flags != 0 && sh.data.borrow().dirty != dirty {
-        notify::publish(
-            sh,
-            flags,
-            notify::events_of(sh, cmd, &all, db, &before, now),
-        );
+        notify::around_write(sh, flags, cmd, &all, db, now, run);
     }
     out
 }

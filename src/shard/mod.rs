@@ -395,9 +395,6 @@ pub async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
 }
 
 impl Shard {
-    /// Runs one keyed command on this shard's data, appending its reply to `out`, and counts
-    /// it in this shard's statistics.
-    #[allow(clippy::too_many_arguments)]
     /// Runs a keyed command on this shard's data and records its statistics; then, if it
     /// wrote and clients are blocked on this shard, serves them.
     #[allow(clippy::too_many_arguments)]
@@ -439,18 +436,10 @@ impl Shard {
         now_ms: u64,
         out: &mut Vec<u8>,
     ) {
-        let def = &COMMANDS[cmd];
-        let before: Vec<bool> = def
-            .key_positions(&args)
-            .map(|p| notify::exists(self, db, args.get(p), now_ms))
-            .collect();
-        let dirty = self.data.borrow().dirty;
-        self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
-        self.publish_expired(flags);
-        if self.data.borrow().dirty != dirty {
-            let events = notify::events_of(self, cmd, &args, db, &before, now_ms);
-            notify::publish(self, flags, events);
-        }
+        notify::around_write(self, flags, cmd, &args, db, now_ms, || {
+            self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
+            self.publish_expired(flags);
+        });
     }
 
     /// Publishes `expired` events for the keys expiry removed (and forgets them).
