@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod protocol;
 pub mod rdb;
+pub mod replication;
 pub mod server;
 pub mod shard;
 pub mod store;

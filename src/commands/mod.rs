@@ -342,6 +342,11 @@ pub enum ConnCmd {
     Randomkey,
     Lastsave,
     Role,
+    Replicaof,
+    Replconf,
+    Psync,
+    Sync,
+    Wait,
     Multi,
     Exec,
     Discard,
@@ -721,6 +726,13 @@ pub static COMMANDS: &[CommandDef] = &[
     c("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NOKEYS, Conn(C::Debug), "server", "A container for debugging commands."),
     c("lastsave", 1, LOADING | STALE | FAST, NOKEYS, Conn(C::Lastsave), "server", "Returns the Unix timestamp of the last successful save to disk."),
     c("role", 1, NOSCRIPT | LOADING | STALE | FAST, NOKEYS, Conn(C::Role), "server", "Returns the replication role."),
+    // Replication (KeyDB's REPLICAOF forms: NO ONE, REMOVE host port, host port).
+    c("replicaof", -3, ADMIN | NOSCRIPT | STALE, NOKEYS, Conn(C::Replicaof), "server", "Configures a server as replica of another, or promotes it to a master."),
+    c("slaveof", -3, ADMIN | NOSCRIPT | STALE, NOKEYS, Conn(C::Replicaof), "server", "Sets a Redis server as a replica of another, or promotes it to being a master."),
+    c("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, NOKEYS, Conn(C::Replconf), "server", "An internal command for configuring the replication stream."),
+    c("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, NOKEYS, Conn(C::Psync), "server", "An internal command used in replication."),
+    c("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, NOKEYS, Conn(C::Sync), "server", "An internal command used in replication."),
+    c("wait", 3, NOSCRIPT, NOKEYS, Conn(C::Wait), "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."),
 ];
 
 /// Statistics are kept per command, and per subcommand for container commands (Redis reports

@@ -82,13 +82,12 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
             let started = now_ms() / 1000 - st.shard.started.elapsed().as_secs();
             st.reply(out).int(started as i64)
         }
-        ConnCmd::Role => {
-            let mut r = st.reply(out);
-            r.array(3);
-            r.bulk(b"master");
-            r.int(0);
-            r.array(0);
-        }
+        ConnCmd::Role
+        | ConnCmd::Replicaof
+        | ConnCmd::Replconf
+        | ConnCmd::Psync
+        | ConnCmd::Sync
+        | ConnCmd::Wait => crate::replication::commands::run(which, st, args, out).await,
     }
 }
 
@@ -301,10 +300,17 @@ async fn flush(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>, all: bool)
             d.store.dbs[db].len()
         };
         d.dirty += n as u64;
-        if all {
-            d.store.dbs.iter_mut().for_each(|x| x.clear());
+        let flushed = if all {
+            0..d.store.dbs.len()
         } else {
-            d.store.dbs[db].clear();
+            db..db + 1
+        };
+        for i in flushed.clone() {
+            d.store.dbs[i].clear();
+        }
+        drop(d);
+        for i in flushed {
+            sh.capture_flush(i);
         }
     })
     .await;
@@ -971,12 +977,7 @@ pub async fn info_text(shard: &Rc<Shard>, tx: Option<TxId>, wanted: &[String]) -
         );
     }
     if want("replication") {
-        let _ = write!(
-            t,
-            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n\r\n",
-            shard.run_id,
-            cfg.int(Opt::ReplBacklogSize),
-        );
+        t.push_str(&crate::replication::commands::info_section(shard, tx).await);
     }
     if want("cpu") {
         let (sys, user) = cpu_times(libc::RUSAGE_SELF);

@@ -130,6 +130,15 @@ fn scored(items: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, f64)>, Corrupt> {
         .collect()
 }
 
+/// Decodes one value given as its RDB type byte followed by its encoding (a DUMP payload
+/// without the version and checksum footer).
+pub fn decode_value(payload: &[u8]) -> Result<Loaded, Corrupt> {
+    let (&t, rest) = payload
+        .split_first()
+        .ok_or_else(|| Corrupt("empty value".into()))?;
+    value_at(t, rest)
+}
+
 fn value(d: &mut Decoder, t: u8) -> Result<Loaded, Corrupt> {
     let lp = |d: &mut Decoder| -> Result<Vec<Vec<u8>>, Corrupt> {
         let blob = d.string()?;
@@ -207,14 +216,30 @@ fn value(d: &mut Decoder, t: u8) -> Result<Loaded, Corrupt> {
     })
 }
 
-/// Reads a whole file: its records in order, and its metadata. Checks the CRC-64 footer.
-pub fn read_all(buf: &[u8]) -> Result<(Meta, Vec<Record>), Corrupt> {
+/// What [`visit`] finds in a file, in file order.
+pub enum Item<'a> {
+    /// A key; `value` is its RDB type byte's encoding, to decode with [`value_at`].
+    Key {
+        db: usize,
+        key: Vec<u8>,
+        kind: u8,
+        value: &'a [u8],
+        expire_at: u64,
+        stamp: Option<u64>,
+    },
+    /// An AUX field other than a key's stamp, with the database selected at that point.
+    Aux {
+        db: usize,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+}
+
+/// Walks a whole file without decoding values, calling `f` for every key and AUX field;
+/// checks the CRC-64 footer at the end. Returns the RDB version.
+pub fn visit(buf: &[u8], mut f: impl FnMut(Item)) -> Result<u32, Corrupt> {
     let mut d = Decoder::new(buf);
-    let mut meta = Meta {
-        version: d.header()?,
-        ..Default::default()
-    };
-    let mut records = vec![];
+    let version = d.header()?;
     let (mut db, mut expire_at, mut stamp) = (0usize, 0u64, None);
     loop {
         let t = d.byte()?;
@@ -230,7 +255,11 @@ pub fn read_all(buf: &[u8]) -> Result<(Meta, Vec<Record>), Corrupt> {
                 if k == STAMP_AUX {
                     stamp = std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok());
                 } else {
-                    meta.aux.push((k, v));
+                    f(Item::Aux {
+                        db,
+                        key: k,
+                        value: v,
+                    });
                 }
             }
             op::EXPIRETIME_MS => expire_at = d.u64_le()?,
@@ -250,11 +279,13 @@ pub fn read_all(buf: &[u8]) -> Result<(Meta, Vec<Record>), Corrupt> {
             op::MODULE_AUX => return Err(Corrupt("module data is not supported".into())),
             t => {
                 let key = d.string()?;
-                let value = value(&mut d, t)?;
-                records.push(Record {
+                let from = d.pos;
+                value(&mut d, t)?;
+                f(Item::Key {
                     db,
                     key,
-                    value,
+                    kind: t,
+                    value: &buf[from..d.pos],
                     expire_at,
                     stamp: stamp.take(),
                 });
@@ -262,8 +293,44 @@ pub fn read_all(buf: &[u8]) -> Result<(Meta, Vec<Record>), Corrupt> {
             }
         }
     }
-    d.check_footer(meta.version)?;
-    Ok((meta, records))
+    d.check_footer(version)?;
+    Ok(version)
+}
+
+/// Decodes a value [`visit`] found.
+pub fn value_at(kind: u8, encoded: &[u8]) -> Result<Loaded, Corrupt> {
+    value(&mut Decoder::new(encoded), kind)
+}
+
+/// Reads a whole file: its records in order, and its metadata. Checks the CRC-64 footer.
+pub fn read_all(buf: &[u8]) -> Result<(Meta, Vec<Record>), Corrupt> {
+    let mut meta = Meta::default();
+    let mut records = vec![];
+    let mut bad = None;
+    meta.version = visit(buf, |item| match item {
+        Item::Aux { key, value, .. } => meta.aux.push((key, value)),
+        Item::Key {
+            db,
+            key,
+            kind,
+            value,
+            expire_at,
+            stamp,
+        } => match value_at(kind, value) {
+            Ok(value) => records.push(Record {
+                db,
+                key,
+                value,
+                expire_at,
+                stamp,
+            }),
+            Err(e) => bad = Some(e),
+        },
+    })?;
+    match bad {
+        Some(e) => Err(e),
+        None => Ok((meta, records)),
+    }
 }
 
 #[cfg(test)]

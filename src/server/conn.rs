@@ -57,6 +57,10 @@ pub struct ConnState {
     /// While EXEC runs: the transaction holding the shards' locks, which the commands it runs
     /// pass through.
     pub tx: Option<TxId>,
+    /// What a replica said with REPLCONF before PSYNC.
+    pub replica_hello: Option<crate::replication::downstream::Hello>,
+    /// Set by PSYNC/SYNC: the socket goes to the replication executor.
+    pub handover: Option<crate::replication::commands::Handover>,
 }
 
 impl ConnState {
@@ -167,6 +171,8 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr, local:
         multi: None,
         watched: Vec::new(),
         tx: None,
+        replica_hello: None,
+        handover: None,
     };
     let mut stream = stream;
     if let Err(e) = connection_loop(&mut st, &mut stream).await {
@@ -179,6 +185,8 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr, local:
     multi::unwatch_all(&mut st);
     shard.clients.borrow_mut().remove(id);
 }
+
+const READONLY: &str = "READONLY You can't write against a read only replica.";
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -321,6 +329,10 @@ async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io:
                 out.clear();
             }
         }
+        if let Some(h) = st.handover.take() {
+            hand_to_replication(st, stream, h);
+            return Ok(());
+        }
         if st.close || st.client.killed.get() {
             return Ok(());
         }
@@ -329,6 +341,33 @@ async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io:
         // without arming a poll in the ring (glommio's read always arms one first).
         futures_lite::future::yield_now().await;
     }
+}
+
+/// PSYNC/SYNC: the replica's socket moves to the replication executor, which serves it
+/// from now on (this connection ends here; the duplicate descriptor stays open).
+fn hand_to_replication(
+    st: &mut ConnState,
+    stream: &TcpStream,
+    h: crate::replication::commands::Handover,
+) {
+    // SAFETY: duplicating a descriptor this connection owns.
+    let fd = unsafe { libc::dup(stream.as_raw_fd()) };
+    if fd < 0 {
+        return;
+    }
+    let hello = st.replica_hello.take().unwrap_or_default();
+    let addr = st.client.addr;
+    st.shard.post(st.shard.nshards, move |r| {
+        let node = r
+            .node
+            .get()
+            .expect("the replication executor runs the node")
+            .clone();
+        glommio::spawn_local(crate::replication::downstream::serve(
+            node, fd, addr, hello, h.replid, h.offset,
+        ))
+        .detach();
+    });
 }
 
 /// A plain non-blocking `recv`: Some(bytes read, 0 at end of stream) when data (or the end)
@@ -366,6 +405,9 @@ fn admit(st: &ConnState, args: &Args) -> Result<(usize, Option<&'static str>), R
     let sub = def.check_subcommand(args).map_err(|e| (Some(idx), e))?;
     if def.flags & flags::NO_AUTH == 0 && st.auth_required() {
         return Err((Some(idx), errors::NOAUTH.as_bytes().to_vec()));
+    }
+    if def.is_write() && st.shard.repl.read_only.get() {
+        return Err((Some(idx), READONLY.as_bytes().to_vec()));
     }
     if st.resp == 2 && st.subs.active() && !pubsub::allowed_when_subscribed(args.get(0)) {
         let full = match sub {

@@ -198,6 +198,8 @@ struct ShardStart {
     /// Listening sockets, one set per shard (reuseport) or only for shard 0 (round-robin).
     listeners: Arc<Vec<Vec<i32>>>,
     connections: Arc<AtomicUsize>,
+    /// This process's id among replicating nodes (REPLCONF uuid).
+    node_id: uuid::Uuid,
 }
 
 /// Starts the server and runs until it is shut down.
@@ -245,7 +247,9 @@ pub fn run(cfg: Config) -> Result<(), String> {
         nshards,
         config: cfg.clone(),
         run_id,
-        mesh: MeshBuilder::full(nshards, 1024),
+        // The shards, and the replication executor as the last member.
+        mesh: MeshBuilder::full(nshards + 1, 1024),
+        node_id: uuid::Uuid::new_v4(),
         listeners: Arc::new(listeners),
         connections: Arc::new(AtomicUsize::new(0)),
     };
@@ -264,12 +268,15 @@ pub fn run(cfg: Config) -> Result<(), String> {
             .map_err(|e| format!("cannot start shard executor {i}: {e}"))?;
         handles.push(h);
     }
-    // The replication executor: it will own the links to peers. It shares the cores with the
-    // shards until replication gives it work.
+    // The replication executor owns the links to replicas and masters and the backlog; it
+    // shares the cores with the shards.
+    let repl_start = start.clone();
     let repl = LocalExecutorBuilder::new(Placement::Unbound)
         .name("tandem-repl")
+        .preempt_timer(preempt)
+        .spin_before_park(spin)
         .io_memory(64 * 1024)
-        .spawn(|| async move { std::future::pending::<()>().await })
+        .spawn(move || async move { replication_main(repl_start).await })
         .map_err(|e| format!("cannot start replication executor: {e}"))?;
     tracing::info!(
         "Tandem {} ready: {} shard(s), port {}, pid {}",
@@ -286,7 +293,8 @@ pub fn run(cfg: Config) -> Result<(), String> {
     Ok(())
 }
 
-async fn shard_main(id: usize, start: ShardStart) {
+/// Joins the executor mesh as member `id` and starts serving messages from the others.
+async fn join_mesh(id: usize, start: &ShardStart) -> Rc<Shard> {
     // glommio 0.9 completes a channel's connection only when the executor's loop comes
     // round, and an executor parked with nothing to do never does: keep it ticking until the
     // mesh is joined (without this, 1 start in 5 with 4 shards hung here forever).
@@ -299,20 +307,38 @@ async fn shard_main(id: usize, start: ShardStart) {
             }
         }
     });
-    let (senders, mut receivers) = start.mesh.join().await.expect("joining the shard mesh");
+    let (senders, mut receivers) = start
+        .mesh
+        .clone()
+        .join()
+        .await
+        .expect("joining the shard mesh");
     joined.set(true);
     ticker.await;
-    tracing::debug!("shard {id} joined the mesh");
+    tracing::debug!("executor {id} joined the mesh");
     let shard = Shard::new(
         id,
         start.nshards,
         Rc::new(start.config.clone()),
         senders,
         start.run_id.as_ref().into(),
+        start.node_id,
     );
     for (from, rx) in receivers.streams() {
         glommio::spawn_local(shard.clone().serve_peer(from, rx)).detach();
     }
+    shard
+}
+
+/// The replication executor: the mesh's last member, running the node (`replication`).
+async fn replication_main(start: ShardStart) {
+    let shard = join_mesh(start.nshards, &start).await;
+    crate::replication::start(shard, start.node_id).await;
+    std::future::pending::<()>().await
+}
+
+async fn shard_main(id: usize, start: ShardStart) {
+    let shard = join_mesh(id, &start).await;
     let cron_queue = glommio::executor().create_task_queue(
         glommio::Shares::Static(100),
         glommio::Latency::NotImportant,

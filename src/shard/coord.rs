@@ -74,15 +74,16 @@ fn sub_command(sh: &Rc<Shard>, cmd: usize, args: &PackedArgs, db: usize, resp: u
             &mut out,
         )
     };
-    let flags = if COMMANDS[cmd].is_write() {
-        notify::enabled(&cfg)
-    } else {
-        0
-    };
+    let write = COMMANDS[cmd].is_write();
+    let flags = if write { notify::enabled(&cfg) } else { 0 };
+    let before = (write && sh.repl.capture.get()).then(|| sh.capture_before(cmd, &all, db));
     if flags == 0 {
         run();
     } else {
         notify::around_write(sh, flags, cmd, &all, db, now, run);
+    }
+    if let Some(before) = before {
+        sh.capture_after(before);
     }
     out
 }
@@ -328,11 +329,18 @@ async fn run_gathered(
                     match e {
                         Some(e) => {
                             data.clock.observe(e.stamp);
+                            drop(data);
+                            sh.capture_entry(d, &k, Some(&e), e.stamp);
+                            data = sh.data.borrow_mut();
                             data.store.dbs[d].insert(&k, e);
                             written.push((d, k));
                         }
                         None => {
                             data.store.dbs[d].remove(&k);
+                            let stamp = data.clock.next(now_ms());
+                            drop(data);
+                            sh.capture_entry(d, &k, None, stamp);
+                            data = sh.data.borrow_mut();
                         }
                     }
                 }

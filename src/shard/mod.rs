@@ -54,6 +54,11 @@ pub enum Msg {
         tx: TxId,
         job: Job,
     },
+    /// Run `job` on the receiving shard like `Run`, with no answer (one-way hand-offs such as
+    /// replication batches).
+    Post {
+        job: Job,
+    },
     Unlock {
         tx: TxId,
     },
@@ -97,6 +102,9 @@ pub struct Shard {
     /// The time as of the last background cycle (1000/hz ms): fine enough for idle times,
     /// and free to read on every request.
     pub coarse_now: Cell<std::time::Instant>,
+    pub repl: crate::replication::shard::ShardRepl,
+    /// Set only on the replication executor's member of the mesh.
+    pub node: std::cell::OnceCell<Rc<crate::replication::Node>>,
 }
 
 /// Per-shard connection and traffic counters for INFO stats.
@@ -150,6 +158,7 @@ impl Shard {
         config: Rc<Config>,
         senders: Senders<Msg>,
         run_id: Rc<str>,
+        node_id: uuid::Uuid,
     ) -> Rc<Shard> {
         let databases = config.databases();
         Rc::new(Shard {
@@ -186,6 +195,8 @@ impl Shard {
             pubsub: Default::default(),
             blocking: Default::default(),
             coarse_now: Cell::new(std::time::Instant::now()),
+            repl: crate::replication::shard::ShardRepl::new(node_id.as_u128()),
+            node: Default::default(),
         })
     }
 
@@ -267,6 +278,37 @@ impl Shard {
         *rx.await.downcast::<T>().expect("answer type")
     }
 
+    /// Sends `f` to run on shard `to` without waiting for it (FIFO with everything else this
+    /// shard sends there).
+    pub fn post(self: &Rc<Self>, to: usize, f: impl FnOnce(&Rc<Shard>) + Send + 'static) {
+        let job: Job = Box::new(move |s| {
+            f(s);
+            Box::new(())
+        });
+        let msg = Msg::Post { job };
+        match self.senders.try_send_to(to, msg) {
+            Ok(()) => {}
+            Err(glommio::GlommioError::WouldBlock(glommio::ResourceType::Channel(msg))) => {
+                let me = self.clone();
+                glommio::spawn_local(async move { me.send(to, msg).await }).detach();
+            }
+            Err(e) => tracing::debug!("shard {}: post to {to} lost: {e}", self.id),
+        }
+    }
+
+    /// [`Shard::post`], waiting for room in the channel (backpressure for bulk transfers).
+    pub async fn post_wait(
+        self: &Rc<Self>,
+        to: usize,
+        f: impl FnOnce(&Rc<Shard>) + Send + 'static,
+    ) {
+        let job: Job = Box::new(move |s| {
+            f(s);
+            Box::new(())
+        });
+        self.send(to, Msg::Post { job }).await;
+    }
+
     pub async fn unlock(self: &Rc<Self>, to: usize, tx: TxId) {
         if to == self.id {
             self.gate.release(tx);
@@ -332,6 +374,18 @@ impl Shard {
                             me.gate.acquire(tx).await;
                             let answer = job(&me);
                             me.answer(from, req, answer);
+                        })
+                        .detach();
+                    }
+                }
+                Msg::Post { job } => {
+                    if self.gate.is_free_for(None) {
+                        job(&self);
+                    } else {
+                        let me = self.clone();
+                        glommio::spawn_local(async move {
+                            me.gate.wait_free(None).await;
+                            job(&me);
                         })
                         .detach();
                     }
@@ -412,6 +466,11 @@ impl Shard {
         if !def.is_write() {
             return self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
         }
+        let before = self
+            .repl
+            .capture
+            .get()
+            .then(|| self.capture_before(cmd, &args, db));
         let notify = notify::enabled(cfg);
         if notify == 0 {
             self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
@@ -420,6 +479,9 @@ impl Shard {
         }
         if !self.blocking.is_idle() {
             self.serve_blocked(db, def.key_positions(&args).map(|p| args.get(p)));
+        }
+        if let Some(before) = before {
+            self.capture_after(before);
         }
     }
 

@@ -30,6 +30,14 @@ pub struct Db {
     /// Keys under WATCH: (watchers, version). The version moves whenever the key is created
     /// or removed, which its stamp alone cannot show (a key created and deleted again).
     watched: std::collections::HashMap<Key, (u32, u64), Hasher>,
+    /// Active replication's memory of removed keys (DESIGN §6.3): key → the stamp of its
+    /// delete, or for a key expiry removed, the stamp it had, so that no older write from a
+    /// peer can bring it back. Kept only while `keep_tombstones` is set; collected after
+    /// `active-replica-tombstone-ttl`.
+    tombstones: std::collections::HashMap<Key, u64, Hasher>,
+    pub keep_tombstones: bool,
+    /// The stamp of the last FLUSHDB/FLUSHALL of this database: it hides every older write.
+    pub flushed_at: u64,
 }
 
 impl Db {
@@ -63,12 +71,67 @@ impl Db {
     pub fn find(&mut self, key: &[u8], now_ms: u64, stats: &mut KeyspaceStats) -> Option<usize> {
         let idx = self.map.get_index_of(key)?;
         if self.map.value(idx).is_expired(now_ms) {
-            let (k, _) = self.remove_index(idx);
-            self.expired.push(k);
+            self.expire_index(idx);
             stats.expired_keys += 1;
             return None;
         }
         Some(idx)
+    }
+
+    /// Removes an entry whose time is up.
+    fn expire_index(&mut self, idx: usize) {
+        let (k, e) = self.remove_index(idx);
+        if self.keep_tombstones {
+            self.tombstones.insert(k.clone(), e.stamp);
+        }
+        self.expired.push(k);
+    }
+
+    /// The stamp that stands for `key` in last-writer-wins: its live entry's, else its
+    /// tombstone's or the last flush's, whichever is newer (0: never seen).
+    pub fn stamp_of(&self, key: &[u8]) -> (u64, Option<&Entry>) {
+        match self.map.get(key) {
+            Some(e) => (e.stamp, Some(e)),
+            None => {
+                let t = self.tombstones.get(key).copied().unwrap_or(0);
+                (t.max(self.flushed_at), None)
+            }
+        }
+    }
+
+    /// Records that `key` was deleted by a write stamped `stamp`.
+    pub fn bury(&mut self, key: &[u8], stamp: u64) {
+        if self.keep_tombstones {
+            self.tombstones.insert(key.into(), stamp);
+        }
+    }
+
+    pub fn tombstones(&self) -> usize {
+        self.tombstones.len()
+    }
+
+    pub fn tombstone_iter(&self) -> impl Iterator<Item = (&Key, u64)> {
+        self.tombstones.iter().map(|(k, &s)| (k, s))
+    }
+
+    /// Forgets tombstones stamped before `cutoff`; returns how many.
+    pub fn collect_tombstones(&mut self, cutoff: u64) -> usize {
+        let before = self.tombstones.len();
+        self.tombstones.retain(|_, s| *s >= cutoff);
+        before - self.tombstones.len()
+    }
+
+    /// A flush stamped `stamp` from a peer: removes every key written before it.
+    pub fn flush_before(&mut self, stamp: u64) {
+        self.flushed_at = self.flushed_at.max(stamp);
+        self.tombstones.retain(|_, s| *s > stamp);
+        let mut i = self.map.len();
+        while i > 0 {
+            i -= 1;
+            if self.map.value(i).stamp <= stamp {
+                self.remove_index(i);
+            }
+        }
     }
 
     /// The entry at a position [`Db::find`] returned.
@@ -203,6 +266,7 @@ impl Db {
     pub fn clear(&mut self) {
         self.map.clear();
         self.volatile = IndexSet::default();
+        self.tombstones.clear();
     }
 
     /// The key at a position, for random picks and sampling.
@@ -236,8 +300,7 @@ impl Db {
                 continue;
             };
             if self.map.value(idx).is_expired(now_ms) {
-                let (k, _) = self.remove_index(idx);
-                self.expired.push(k);
+                self.expire_index(idx);
                 expired += 1;
             }
         }

@@ -1,0 +1,227 @@
+//! The records replication carries: one per key a write changed, self-contained and stamped,
+//! so a receiver can apply them in any order and any number of times (DESIGN §6).
+//!
+//! Sans-IO: records are appended to and read from byte buffers. Layout of one record
+//! (integers little-endian, `varint` = LEB128):
+//!
+//! ```text
+//! tag:u8  db:varint  stamp:u64  key:varint-len+bytes  body
+//!   PUT_STR  body = expire_at:u64  value:varint-len+bytes        (a string)
+//!   PUT      body = expire_at:u64  payload:varint-len+bytes      (RDB type byte + value)
+//!   DEL      body = (none)                                        (a stamped delete)
+//!   FLUSH    body = (none), key empty                             (FLUSHDB of `db` at `stamp`)
+//! ```
+//!
+//! A record holds the key's whole new state, never "apply this change to what you have":
+//! that is what makes last-writer-wins by stamp safe whatever arrives first.
+
+use crate::store::{Entry, Value};
+
+pub const PUT_STR: u8 = 1;
+pub const PUT: u8 = 2;
+pub const DEL: u8 = 3;
+pub const FLUSH: u8 = 4;
+
+/// One decoded record, borrowing from the buffer it was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub tag: u8,
+    pub db: usize,
+    pub stamp: u64,
+    pub key: &'a [u8],
+    pub expire_at: u64,
+    /// PUT_STR: the string; PUT: the RDB-encoded value; otherwise empty.
+    pub value: &'a [u8],
+}
+
+impl Record<'_> {
+    pub fn is_put(&self) -> bool {
+        self.tag == PUT_STR || self.tag == PUT
+    }
+}
+
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+fn head(out: &mut Vec<u8>, tag: u8, db: usize, stamp: u64, key: &[u8]) {
+    out.push(tag);
+    put_varint(out, db as u64);
+    out.extend_from_slice(&stamp.to_le_bytes());
+    put_bytes(out, key);
+}
+
+/// Appends the record of `key` now holding `e`.
+pub fn put(out: &mut Vec<u8>, db: usize, key: &[u8], e: &Entry) {
+    match &e.value {
+        Value::Str(s) => {
+            head(out, PUT_STR, db, e.stamp, key);
+            out.extend_from_slice(&e.expire_at().to_le_bytes());
+            let mut scratch = itoa::Buffer::new();
+            put_bytes(out, s.as_bytes(&mut scratch));
+        }
+        v => {
+            head(out, PUT, db, e.stamp, key);
+            out.extend_from_slice(&e.expire_at().to_le_bytes());
+            let mut enc = crate::rdb::Encoder::new(false);
+            enc.value(v);
+            put_bytes(out, &enc.buf);
+        }
+    }
+}
+
+/// Appends a string record from its parts (full sync of a string read from a file).
+pub fn put_raw(
+    out: &mut Vec<u8>,
+    tag: u8,
+    db: usize,
+    key: &[u8],
+    stamp: u64,
+    expire_at: u64,
+    v: &[u8],
+) {
+    head(out, tag, db, stamp, key);
+    out.extend_from_slice(&expire_at.to_le_bytes());
+    put_bytes(out, v);
+}
+
+pub fn del(out: &mut Vec<u8>, db: usize, key: &[u8], stamp: u64) {
+    head(out, DEL, db, stamp, key);
+}
+
+pub fn flush(out: &mut Vec<u8>, db: usize, stamp: u64) {
+    head(out, FLUSH, db, stamp, b"");
+}
+
+/// Reads records one after another from a buffer.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+/// A record buffer that does not parse (a peer bug or a corrupted link).
+#[derive(Debug)]
+pub struct Malformed;
+
+impl<'a> Reader<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    fn varint(&mut self) -> Result<u64, Malformed> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *self.buf.get(self.pos).ok_or(Malformed)?;
+            self.pos += 1;
+            v |= ((b & 0x7F) as u64) << shift;
+            if b < 0x80 {
+                return Ok(v);
+            }
+        }
+        Err(Malformed)
+    }
+
+    fn u64(&mut self) -> Result<u64, Malformed> {
+        let b = self.buf.get(self.pos..self.pos + 8).ok_or(Malformed)?;
+        self.pos += 8;
+        Ok(u64::from_le_bytes(b.try_into().unwrap()))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], Malformed> {
+        let n = self.varint()? as usize;
+        let b = self
+            .buf
+            .get(self.pos..self.pos.checked_add(n).ok_or(Malformed)?)
+            .ok_or(Malformed)?;
+        self.pos += n;
+        Ok(b)
+    }
+
+    /// The next record and the bytes it spans, or None at the end.
+    pub fn next_record(&mut self) -> Result<Option<(Record<'a>, &'a [u8])>, Malformed> {
+        let start = self.pos;
+        let Some(&tag) = self.buf.get(self.pos) else {
+            return Ok(None);
+        };
+        self.pos += 1;
+        let db = self.varint()? as usize;
+        let stamp = self.u64()?;
+        let key = self.bytes()?;
+        let (expire_at, value) = match tag {
+            PUT_STR | PUT => (self.u64()?, self.bytes()?),
+            DEL | FLUSH => (0, &[][..]),
+            _ => return Err(Malformed),
+        };
+        let r = Record {
+            tag,
+            db,
+            stamp,
+            key,
+            expire_at,
+            value,
+        };
+        Ok(Some((r, &self.buf[start..self.pos])))
+    }
+}
+
+impl<'a> Iterator for Reader<'a> {
+    type Item = Result<(Record<'a>, &'a [u8]), Malformed>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_record().transpose()
+    }
+}
+
+/// The value a record carries, in the store's encodings.
+pub fn value_of(r: &Record, cfg: &crate::config::Config) -> Result<Value, Malformed> {
+    match r.tag {
+        PUT_STR => Ok(Value::str(r.value)),
+        PUT => {
+            let loaded = crate::rdb::load::decode_value(r.value).map_err(|_| Malformed)?;
+            Ok(crate::rdb::to_value(loaded, cfg))
+        }
+        _ => Err(Malformed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut buf = vec![];
+        let mut e = Entry::new(Value::str(b"hello"), 77);
+        e.expire_at = 123;
+        put(&mut buf, 3, b"k", &e);
+        del(&mut buf, 0, b"gone", 1 << 40);
+        flush(&mut buf, 15, 9);
+        let rs: Vec<_> = Reader::new(&buf).map(|r| r.unwrap().0).collect();
+        assert_eq!(rs.len(), 3);
+        assert_eq!(
+            rs[0],
+            Record {
+                tag: PUT_STR,
+                db: 3,
+                stamp: 77,
+                key: b"k",
+                expire_at: 123,
+                value: b"hello"
+            }
+        );
+        assert_eq!(
+            (rs[1].tag, rs[1].key, rs[1].stamp),
+            (DEL, &b"gone"[..], 1 << 40)
+        );
+        assert_eq!((rs[2].tag, rs[2].db, rs[2].stamp), (FLUSH, 15, 9));
+        assert!(Reader::new(&buf[..buf.len() - 3]).any(|r| r.is_err()));
+    }
+}

@@ -1,0 +1,318 @@
+//! Replication's part on each shard: capturing the keys a write changed as records, handing
+//! them to the replication executor in batches, and merging records from peers by stamp.
+//!
+//! Capture works from the outside of a command: before a write runs, the stamps of the keys
+//! it names are noted; after it, every key whose stamp, expiry or existence moved becomes one
+//! record holding the key's whole new state. Commands need no replication code of their own.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use super::record::{self, Record, PUT, PUT_STR};
+use crate::commands::{CommandDef, COMMANDS};
+use crate::protocol::{parse_i64, Args};
+use crate::shard::Shard;
+use crate::store::Entry;
+use crate::util::now_ms;
+
+/// A node's id as records and frames carry it.
+pub type Origin = u128;
+
+/// Records waiting to go to the replication executor, grouped in runs of one origin.
+#[derive(Default)]
+pub struct Outbox {
+    pub segments: Vec<(Origin, Vec<u8>)>,
+    pub bytes: usize,
+}
+
+impl Outbox {
+    fn buf(&mut self, origin: Origin) -> &mut Vec<u8> {
+        if self.segments.last().is_none_or(|s| s.0 != origin) {
+            self.segments.push((origin, Vec::with_capacity(256)));
+        }
+        &mut self.segments.last_mut().unwrap().1
+    }
+}
+
+/// Counters a shard keeps for INFO replication.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct MergeStats {
+    pub applied: u64,
+    pub dropped_older: u64,
+}
+
+/// Per-shard replication state.
+pub struct ShardRepl {
+    /// This node's id.
+    pub me: Origin,
+    /// Whether writes are captured (a replica or peer exists, or active replication is on).
+    pub capture: Cell<bool>,
+    /// A replica that is not active refuses clients' writes (`replica-read-only`).
+    pub read_only: Cell<bool>,
+    pub out: RefCell<Outbox>,
+    flush_scheduled: Cell<bool>,
+    pub stats: Cell<MergeStats>,
+}
+
+impl ShardRepl {
+    pub fn new(me: Origin) -> Self {
+        ShardRepl {
+            me,
+            capture: Cell::new(false),
+            read_only: Cell::new(false),
+            out: Default::default(),
+            flush_scheduled: Cell::new(false),
+            stats: Default::default(),
+        }
+    }
+}
+
+/// A key a write may change, and how it stood before: (stamp, expiry) if live.
+pub struct Before<'a> {
+    dirty: u64,
+    keys: Vec<(usize, &'a [u8], Option<(u64, u64)>)>,
+}
+
+/// The (db, key) pairs a command can change: its keys in the client's db, and for MOVE and
+/// COPY ... DB the key in the target db.
+fn touched<'a>(def: &CommandDef, args: &Args<'a>, db: usize, mut f: impl FnMut(usize, &'a [u8])) {
+    for p in def.key_positions(args) {
+        f(db, args.get(p));
+    }
+    let target_db = |a: &[u8]| parse_i64(a).map(|n| n as usize);
+    match def.name {
+        "move" if args.len() == 3 => {
+            if let Some(t) = target_db(args.get(2)) {
+                f(t, args.get(1));
+            }
+        }
+        "copy" => {
+            let mut i = 3;
+            while i + 1 < args.len() {
+                if args.get(i).eq_ignore_ascii_case(b"db") {
+                    if let Some(t) = target_db(args.get(i + 1)) {
+                        f(t, args.get(2));
+                    }
+                }
+                i += 1;
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Shard {
+    /// Notes the state of the keys a write command names, before it runs.
+    pub fn capture_before<'a>(&self, cmd: usize, args: &Args<'a>, db: usize) -> Before<'a> {
+        let data = self.data.borrow();
+        let now = now_ms();
+        let mut keys = Vec::with_capacity(2);
+        touched(&COMMANDS[cmd], args, db, |d, k| {
+            if self.nshards > 1 && self.shard_of(k) != self.id {
+                return;
+            }
+            let before = data
+                .store
+                .dbs
+                .get(d)
+                .and_then(|x| x.peek(k))
+                .filter(|e| !e.is_expired(now))
+                .map(|e| (e.stamp, e.expire_at()));
+            keys.push((d, k, before));
+        });
+        Before {
+            dirty: data.dirty,
+            keys,
+        }
+    }
+
+    /// Turns what a write changed into records.
+    pub fn capture_after(self: &Rc<Self>, before: Before) {
+        let mut data = self.data.borrow_mut();
+        if data.dirty == before.dirty {
+            return;
+        }
+        let data = &mut *data;
+        let now = now_ms();
+        let mut out = self.repl.out.borrow_mut();
+        let start = out.bytes;
+        let buf = out.buf(self.repl.me);
+        let len0 = buf.len();
+        for (d, k, was) in before.keys {
+            let Some(db) = data.store.dbs.get_mut(d) else {
+                continue;
+            };
+            match (db.peek(k).filter(|e| !e.is_expired(now)), was) {
+                (Some(e), None) => record::put(buf, d, k, e),
+                (Some(e), Some((s, x))) if e.stamp != s || e.expire_at() != x => {
+                    record::put(buf, d, k, e)
+                }
+                (None, Some(_)) => {
+                    let stamp = data.clock.last();
+                    record::del(buf, d, k, stamp);
+                    db.bury(k, stamp);
+                }
+                _ => {}
+            }
+        }
+        let added = buf.len() - len0;
+        out.bytes = start + added;
+        drop(out);
+        self.schedule_outbox();
+    }
+
+    /// Records a write of `key` made outside a command (a cross-shard write-back): `e` is
+    /// the new entry, None for a delete stamped `stamp`.
+    pub fn capture_entry(self: &Rc<Self>, db: usize, key: &[u8], e: Option<&Entry>, stamp: u64) {
+        if !self.repl.capture.get() {
+            return;
+        }
+        {
+            let mut out = self.repl.out.borrow_mut();
+            let buf = out.buf(self.repl.me);
+            let len0 = buf.len();
+            match e {
+                Some(e) => record::put(buf, db, key, e),
+                None => record::del(buf, db, key, stamp),
+            }
+            let added = buf.len() - len0;
+            out.bytes += added;
+        }
+        if e.is_none() {
+            self.data.borrow_mut().store.dbs[db].bury(key, stamp);
+        }
+        self.schedule_outbox();
+    }
+
+    /// FLUSHDB/FLUSHALL of `db` on this shard: stamps it, so older writes from peers stay
+    /// hidden, and records it.
+    pub fn capture_flush(self: &Rc<Self>, db: usize) {
+        let stamp = {
+            let mut data = self.data.borrow_mut();
+            let stamp = data.clock.next(now_ms());
+            data.store.dbs[db].flushed_at = stamp;
+            stamp
+        };
+        if self.repl.capture.get() {
+            let mut out = self.repl.out.borrow_mut();
+            let buf = out.buf(self.repl.me);
+            let len0 = buf.len();
+            record::flush(buf, db, stamp);
+            let added = buf.len() - len0;
+            out.bytes += added;
+            drop(out);
+            self.schedule_outbox();
+        }
+    }
+
+    /// Hands the outbox to the replication executor once the current turn of work is done
+    /// (a whole pipeline's writes go as one message), or at once when it is large.
+    fn schedule_outbox(self: &Rc<Self>) {
+        let limit = self.config().int(crate::config::Opt::ReplBatchMaxBytes) as usize;
+        if self.repl.out.borrow().bytes >= limit {
+            return self.send_outbox();
+        }
+        if self.repl.flush_scheduled.replace(true) {
+            return;
+        }
+        let me = self.clone();
+        glommio::spawn_local(async move {
+            futures_lite::future::yield_now().await;
+            me.repl.flush_scheduled.set(false);
+            me.send_outbox();
+        })
+        .detach();
+    }
+
+    fn send_outbox(self: &Rc<Self>) {
+        let out = std::mem::take(&mut *self.repl.out.borrow_mut());
+        if out.segments.is_empty() {
+            return;
+        }
+        let from = self.id;
+        self.post(self.nshards, move |r| super::ingest(r, from, out.segments));
+    }
+
+    /// Merges records from a peer: each is applied only if newer than what the key holds
+    /// (DESIGN §6.1), and what was applied goes on to this node's own replicas.
+    pub fn apply_remote(self: &Rc<Self>, origin: Origin, records: &[u8]) {
+        let cfg = self.config();
+        let mut stats = self.repl.stats.get();
+        let mut woken: Vec<(usize, Vec<u8>)> = vec![];
+        {
+            let mut data = self.data.borrow_mut();
+            let data = &mut *data;
+            let mut out = self.repl.out.borrow_mut();
+            let forward = self.repl.capture.get();
+            for item in record::Reader::new(records) {
+                let Ok((r, raw)) = item else {
+                    tracing::warn!("replication: dropping a malformed record batch");
+                    break;
+                };
+                let Some(db) = data.store.dbs.get_mut(r.db) else {
+                    continue;
+                };
+                data.clock.observe(r.stamp);
+                if !wins(&r, db) {
+                    stats.dropped_older += 1;
+                    continue;
+                }
+                match r.tag {
+                    PUT_STR | PUT => {
+                        let Ok(v) = record::value_of(&r, &cfg) else {
+                            tracing::warn!("replication: a record's value does not decode");
+                            continue;
+                        };
+                        let mut e = Entry::new(v, r.stamp);
+                        e.expire_at = r.expire_at;
+                        db.insert(r.key, e);
+                        woken.push((r.db, r.key.to_vec()));
+                    }
+                    record::DEL => {
+                        db.remove(r.key);
+                        db.bury(r.key, r.stamp);
+                    }
+                    _ => db.flush_before(r.stamp),
+                }
+                data.dirty += 1;
+                stats.applied += 1;
+                if forward {
+                    let buf = out.buf(origin);
+                    buf.extend_from_slice(raw);
+                    out.bytes += raw.len();
+                }
+            }
+        }
+        self.repl.stats.set(stats);
+        for (db, key) in woken {
+            self.serve_blocked(db, std::iter::once(key.as_slice()));
+        }
+        if self.repl.out.borrow().bytes > 0 {
+            self.schedule_outbox();
+        }
+    }
+}
+
+/// Whether record `r` is newer than what `db` holds for its key. Equal stamps (two nodes
+/// writing one key in the same instant) are settled the same way on every node: a delete
+/// wins, and between two values the greater encoding.
+fn wins(r: &Record, db: &crate::store::Db) -> bool {
+    if r.tag == record::FLUSH {
+        return r.stamp > db.flushed_at;
+    }
+    let (cur, entry) = db.stamp_of(r.key);
+    if r.stamp != cur {
+        return r.stamp > cur;
+    }
+    match entry {
+        // Never seen (stamp 0 both: a file without stamps).
+        None => cur == 0 && r.is_put(),
+        Some(_) if r.tag == record::DEL => true,
+        Some(e) => {
+            let mut buf = vec![];
+            record::put(&mut buf, r.db, r.key, e);
+            let held = record::Reader::new(&buf).next().and_then(|x| x.ok());
+            held.is_some_and(|(h, _)| (r.expire_at, r.tag, r.value) > (h.expire_at, h.tag, h.value))
+        }
+    }
+}
