@@ -434,34 +434,3 @@ mod interop {
     }
 }
 
-// TEMP: stand-ins until the value codec (feat-persist) lands; strings only.
-impl Encoder {
-    pub fn value(&mut self, v: &crate::store::Value) {
-        match v {
-            crate::store::Value::Str(s) => {
-                self.byte(kind::STRING);
-                self.string(&s.to_vec());
-            }
-            _ => unimplemented!("collections in RDB"),
-        }
-    }
-}
-
-pub fn to_value(l: load::Loaded, _cfg: &crate::config::Config) -> crate::store::Value {
-    match l {
-        load::Loaded::Str(s) => crate::store::Value::str(&s),
-        _ => unimplemented!("collections from RDB"),
-    }
-}
-
-// TEMP (with the stand-ins above).
-impl Encoder {
-    pub fn entry(&mut self, key: &[u8], e: &crate::store::Entry) {
-        self.key_preamble(e.stamp, e.expire_at());
-        let mut v = Encoder::new(self.compress);
-        v.value(&e.value);
-        self.byte(v.buf[0]);
-        self.string(key);
-        self.buf.extend_from_slice(&v.buf[1..]);
-    }
-}
