@@ -130,7 +130,8 @@ fn scored(items: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, f64)>, Corrupt> {
         .collect()
 }
 
-fn value(d: &mut Decoder, t: u8) -> Result<Loaded, Corrupt> {
+/// One value of type `t` (the type byte already read).
+pub fn value(d: &mut Decoder, t: u8) -> Result<Loaded, Corrupt> {
     let lp = |d: &mut Decoder| -> Result<Vec<Vec<u8>>, Corrupt> {
         let blob = d.string()?;
         listpack::read(&blob).ok_or_else(|| Corrupt("corrupt listpack".into()))
