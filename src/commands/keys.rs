@@ -2,8 +2,10 @@
 //! KEYS, SCAN and RANDOMKEY walk every shard and live with the connection commands.
 
 use super::Ctx;
+use crate::config::Opt;
 use crate::protocol::{errors, parse_i64, Args};
-use crate::store::KeyspaceStats;
+use crate::rdb;
+use crate::store::{Entry, KeyspaceStats};
 use crate::util::eq_ic;
 
 /// DEL and UNLINK: the number of keys removed.
@@ -336,4 +338,96 @@ pub fn object(ctx: &mut Ctx, args: Args) {
         ctx.out
             .error(super::unknown_subcommand_error(sub, "object"));
     }
+}
+
+/// DUMP key: the value as a Redis DUMP payload (RDB type and value, version, CRC-64).
+pub fn dump(ctx: &mut Ctx, args: Args) {
+    let now = ctx.now_ms;
+    let compress = ctx.config.bool(Opt::Rdbcompression);
+    match ctx.dbs[ctx.db].get(args.get(1), now, ctx.ks) {
+        Some(e) => {
+            ctx.ks.keyspace_hits += 1;
+            let payload = rdb::value::dump_with(&e.value, compress);
+            ctx.out.bulk(&payload);
+        }
+        None => {
+            ctx.ks.keyspace_misses += 1;
+            ctx.out.null();
+        }
+    }
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], with Redis 7.0's checks
+/// in Redis's order (options, busy key, TTL, payload footer, payload body). IDLETIME and
+/// FREQ are checked and then ignored: access times are not tracked.
+pub fn restore(ctx: &mut Ctx, args: Args) {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq) = (false, false);
+    let mut j = 4;
+    while j < args.len() {
+        let (a, more) = (args.get(j), j + 1 < args.len());
+        if eq_ic(a, "replace") {
+            replace = true;
+        } else if eq_ic(a, "absttl") {
+            absttl = true;
+        } else if eq_ic(a, "idletime") && more && !freq {
+            match parse_i64(args.get(j + 1)) {
+                None => return ctx.out.error(errors::NOT_INTEGER),
+                Some(n) if n < 0 => {
+                    return ctx.out.error("ERR Invalid IDLETIME value, must be >= 0")
+                }
+                Some(_) => idle = true,
+            }
+            j += 1;
+        } else if eq_ic(a, "freq") && more && !idle {
+            match parse_i64(args.get(j + 1)) {
+                None => return ctx.out.error(errors::NOT_INTEGER),
+                Some(n) if !(0..=255).contains(&n) => {
+                    return ctx
+                        .out
+                        .error("ERR Invalid FREQ value, must be >= 0 and <= 255")
+                }
+                Some(_) => freq = true,
+            }
+            j += 1;
+        } else {
+            return ctx.out.error(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    let key = args.get(1);
+    let now = ctx.now_ms;
+    let exists = ctx.dbs[ctx.db].contains(key, now, &mut KeyspaceStats::default());
+    if exists && !replace {
+        return ctx.out.error("BUSYKEY Target key name already exists.");
+    }
+    let ttl = match parse_i64(args.get(2)) {
+        None => return ctx.out.error(errors::NOT_INTEGER),
+        Some(t) if t < 0 => return ctx.out.error("ERR Invalid TTL value, must be >= 0"),
+        Some(t) => t as u64,
+    };
+    let value = match rdb::undump(args.get(3), ctx.config) {
+        Ok(v) => v,
+        Err(e) if e.0 == rdb::value::BAD_FOOTER => {
+            return ctx.out.error(format!("ERR {}", rdb::value::BAD_FOOTER))
+        }
+        Err(_) => return ctx.out.error("ERR Bad data format"),
+    };
+    let at = if ttl != 0 && !absttl {
+        ttl.saturating_add(now)
+    } else {
+        ttl
+    };
+    if at != 0 && at <= now {
+        // Already expired: nothing is created, and a replaced key is simply deleted.
+        if exists {
+            ctx.stamp();
+            ctx.dbs[ctx.db].remove(key);
+        }
+        return ctx.out.ok();
+    }
+    let mut e = Entry::new(value, ctx.stamp());
+    e.expire_at = at;
+    ctx.dbs[ctx.db].insert(key, e);
+    ctx.out.ok();
 }

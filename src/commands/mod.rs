@@ -653,6 +653,8 @@ pub static COMMANDS: &[CommandDef] = &[
     c("renamenx", 3, WRITE | FAST, (1, 2, 1), Keyed(k::renamenx), "generic", "Renames a key only when the target key name doesn't exist."),
     c("copy", -3, WRITE | DENYOOM, (1, 2, 1), Keyed(k::copy), "generic", "Copies the value of a key to a new key."),
     c("move", 3, WRITE | FAST, KEY1, Keyed(k::move_), "generic", "Moves a key to another database."),
+    c("dump", 2, READONLY, KEY1, Keyed(k::dump), "generic", "Returns a serialized representation of the value stored at a key."),
+    c("restore", -4, WRITE | DENYOOM, KEY1, Keyed(k::restore), "generic", "Creates a key from the serialized representation of a value."),
     c("expire", -3, WRITE | FAST, KEY1, Keyed(k::expire), "generic", "Sets the expiration time of a key in seconds."),
     c("pexpire", -3, WRITE | FAST, KEY1, Keyed(k::pexpire), "generic", "Sets the expiration time of a key in milliseconds."),
     c("expireat", -3, WRITE | FAST, KEY1, Keyed(k::expireat), "generic", "Sets the expiration time of a key to a Unix timestamp."),

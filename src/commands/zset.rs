@@ -106,7 +106,7 @@ fn fmt_g17(d: f64) -> String {
 }
 
 /// Redis's d2string: how a listpack stores a score (integers without exponent).
-fn d2string(d: f64) -> String {
+pub fn d2string(d: f64) -> String {
     if d.is_infinite() {
         return fmt_double(d);
     }

@@ -139,7 +139,8 @@ pub fn decode_value(payload: &[u8]) -> Result<Loaded, Corrupt> {
     value_at(t, rest)
 }
 
-fn value(d: &mut Decoder, t: u8) -> Result<Loaded, Corrupt> {
+/// One value of type `t` (the type byte already read).
+pub fn value(d: &mut Decoder, t: u8) -> Result<Loaded, Corrupt> {
     let lp = |d: &mut Decoder| -> Result<Vec<Vec<u8>>, Corrupt> {
         let blob = d.string()?;
         listpack::read(&blob).ok_or_else(|| Corrupt("corrupt listpack".into()))

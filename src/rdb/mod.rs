@@ -11,6 +11,9 @@ pub mod intset;
 pub mod listpack;
 pub mod load;
 pub mod lzf;
+pub mod value;
+
+pub use value::{dump, to_value, undump, value_type};
 
 use crate::protocol::parse_i64;
 

@@ -236,7 +236,11 @@ pub fn events_with(
         let key = args.get(pos).to_vec();
         let after = exists_after(&key);
         let existed = before.get(i).copied().unwrap_or(false);
-        let name = event_name(def.name, args, pos);
+        let name = match event_name(def.name, args, pos) {
+            // RESTORE of an already expired payload only deletes what it replaced.
+            "restore" if !after => "del",
+            n => n,
+        };
         match def.name {
             "rename" | "renamenx" => {
                 let name = if i == 0 { "rename_from" } else { "rename_to" };

@@ -408,3 +408,79 @@ impl Wire {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A stock redis-server, for interop tests
+// ---------------------------------------------------------------------------------------------
+
+/// A redis-server on a free port, killed when dropped (and the directory [`RedisServer::start`]
+/// made for it removed).
+pub struct RedisServer {
+    pub port: u16,
+    pub dir: std::path::PathBuf,
+    own_dir: bool,
+    child: Child,
+}
+
+impl RedisServer {
+    /// Starts redis-server with these extra flags (no save points unless given).
+    pub fn start(flags: &[&str]) -> RedisServer {
+        let dir = std::env::temp_dir().join(format!(
+            "tandem-redis-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = Self::start_in(&dir, flags);
+        s.own_dir = true;
+        s
+    }
+
+    /// Starts redis-server in `dir` (which it loads dump.rdb from).
+    pub fn start_in(dir: &std::path::Path, flags: &[&str]) -> RedisServer {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", ""])
+            .arg("--dir")
+            .arg(dir)
+            .args(flags)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on the PATH");
+        let server = RedisServer {
+            port,
+            dir: dir.to_path_buf(),
+            own_dir: false,
+            child,
+        };
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+        wait_for("redis-server to answer", Duration::from_secs(20), || {
+            client
+                .get_connection()
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                .is_ok()
+        });
+        server
+    }
+
+    pub fn conn(&self) -> redis::Connection {
+        let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .unwrap()
+            .get_connection_with_timeout(Duration::from_secs(10))
+            .expect("connecting to redis-server");
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        c
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if self.own_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
