@@ -157,6 +157,9 @@ options! {
     ReplicaPriority = "replica-priority" ["slave-priority"]: Int { min: 0, max: I64MAX }, "100", ACCEPTED;
     ActiveReplicaTombstoneTtl = "active-replica-tombstone-ttl": Int { min: 1, max: I64MAX }, "86400", 0;
     ReplBatchMaxBytes = "repl-batch-max-bytes": Memory { max: GB }, "65536", 0;
+    // Testing aid: shifts the wall clock the write stamps are made from (clock skew between
+    // nodes); expiry still uses the real clock.
+    StampClockOffsetMs = "stamp-clock-offset-ms": Int { min: -(1 << 40), max: 1 << 40 }, "0", IMMUTABLE;
 }
 
 impl Opt {

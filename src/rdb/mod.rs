@@ -436,4 +436,3 @@ mod interop {
         );
     }
 }
-

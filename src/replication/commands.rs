@@ -347,14 +347,13 @@ pub async fn info_section(shard: &Rc<Shard>, tx: Option<TxId>) -> String {
             b.histlen()
         );
         // Tandem's own figures.
-        let now_ms = crate::util::now_ms();
         let _ = write!(
             s,
             "tandem_node_uuid:{}\r\ntandem_writes_applied:{applied}\r\ntandem_writes_dropped_older:{dropped}\r\ntandem_tombstones:{tombstones}\r\n",
             n.uuid.hyphenated()
         );
         for (i, m) in masters.iter().enumerate() {
-            let lag_ms = if m.newest_stamp_ms.get() == 0 { 0 } else { now_ms.saturating_sub(m.newest_stamp_ms.get()) };
+            let lag_ms = m.lag_ms.get();
             let _ = write!(
                 s,
                 "tandem_master{i}:host={},port={},state={},uuid={},offset={},bytes={},lag_ms={lag_ms},full_syncs={},partial_syncs={},last_error={}\r\n",
@@ -370,13 +369,15 @@ pub async fn info_section(shard: &Rc<Shard>, tx: Option<TxId>) -> String {
             );
         }
         for (i, r) in replicas.iter().enumerate() {
-            let total = r.sync_total.get().max(1);
+            let perc = match (r.state.get(), r.sync_total.get()) {
+                ("online", _) | (_, 0) => 100.0,
+                (_, total) => r.sync_done.get().min(total) as f64 * 100.0 / total as f64,
+            };
             let _ = write!(
                 s,
-                "tandem_replica{i}:state={},lag_bytes={},sync_perc={:.2}\r\n",
+                "tandem_replica{i}:state={},lag_bytes={},sync_perc={perc:.2}\r\n",
                 r.state.get(),
                 b.next.saturating_sub(r.acked.get()),
-                (r.sync_done.get().min(total) as f64) * 100.0 / total as f64
             );
         }
         s.push_str("\r\n");

@@ -102,8 +102,25 @@ fn touched<'a>(def: &CommandDef, args: &Args<'a>, db: usize, mut f: impl FnMut(u
 }
 
 impl Shard {
+    /// Runs `f`, a write of command `cmd`, and records what it changed when capturing is on.
+    pub fn captured<'a, R>(
+        self: &Rc<Self>,
+        cmd: usize,
+        args: &Args<'a>,
+        db: usize,
+        f: impl FnOnce() -> R,
+    ) -> R {
+        if !self.repl.capture.get() {
+            return f();
+        }
+        let before = self.capture_before(cmd, args, db);
+        let r = f();
+        self.capture_after(before);
+        r
+    }
+
     /// Notes the state of the keys a write command names, before it runs.
-    pub fn capture_before<'a>(&self, cmd: usize, args: &Args<'a>, db: usize) -> Before<'a> {
+    fn capture_before<'a>(&self, cmd: usize, args: &Args<'a>, db: usize) -> Before<'a> {
         let data = self.data.borrow();
         let now = now_ms();
         let mut keys = Vec::with_capacity(2);
@@ -127,7 +144,7 @@ impl Shard {
     }
 
     /// Turns what a write changed into records.
-    pub fn capture_after(self: &Rc<Self>, before: Before) {
+    fn capture_after(self: &Rc<Self>, before: Before) {
         let mut data = self.data.borrow_mut();
         if data.dirty == before.dirty {
             return;

@@ -31,8 +31,8 @@ pub struct Upstream {
     pub partial_syncs: Cell<u64>,
     pub records: Cell<u64>,
     pub bytes: Cell<u64>,
-    /// The wall-clock ms of the newest stamp received, and when: lag in ms.
-    pub newest_stamp_ms: Cell<u64>,
+    /// Milliseconds from the newest write's stamp to its arrival here, as last measured.
+    pub lag_ms: Cell<u64>,
     pub sync_total: Cell<u64>,
     pub sync_read: Cell<u64>,
     pub last_error: RefCell<String>,
@@ -55,7 +55,7 @@ impl Upstream {
             partial_syncs: Cell::new(0),
             records: Cell::new(0),
             bytes: Cell::new(0),
-            newest_stamp_ms: Cell::new(0),
+            lag_ms: Cell::new(0),
             sync_total: Cell::new(0),
             sync_read: Cell::new(0),
             last_error: RefCell::new(String::new()),
@@ -518,15 +518,15 @@ async fn flush_parts(node: &Rc<Node>, origin: Origin, parts: &mut [Vec<u8>]) {
     }
 }
 
-/// Tracks the newest stamp seen on the link, for lag in milliseconds.
+/// Measures the link's lag in milliseconds from the newest stamp in a frame.
 fn note_stamps(link: &Upstream, records: &[u8]) {
     let newest = Reader::new(records)
         .filter_map(|r| r.ok())
         .map(|(r, _)| r.stamp)
         .max()
         .unwrap_or(0);
-    let ms = crate::store::clock::stamp_ms(newest);
-    if ms > link.newest_stamp_ms.get() {
-        link.newest_stamp_ms.set(ms);
+    if newest != 0 {
+        let ms = crate::store::clock::stamp_ms(newest);
+        link.lag_ms.set(crate::util::now_ms().saturating_sub(ms));
     }
 }

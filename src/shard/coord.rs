@@ -76,14 +76,13 @@ fn sub_command(sh: &Rc<Shard>, cmd: usize, args: &PackedArgs, db: usize, resp: u
     };
     let write = COMMANDS[cmd].is_write();
     let flags = if write { notify::enabled(&cfg) } else { 0 };
-    let before = (write && sh.repl.capture.get()).then(|| sh.capture_before(cmd, &all, db));
-    if flags == 0 {
+    if !write {
         run();
     } else {
-        notify::around_write(sh, flags, cmd, &all, db, now, run);
-    }
-    if let Some(before) = before {
-        sh.capture_after(before);
+        sh.captured(cmd, &all, db, || match flags {
+            0 => run(),
+            _ => notify::around_write(sh, flags, cmd, &all, db, now, run),
+        });
     }
     out
 }

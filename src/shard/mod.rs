@@ -166,7 +166,7 @@ impl Shard {
             nshards,
             data: RefCell::new(ShardData {
                 store: Store::new(databases),
-                clock: Hlc::default(),
+                clock: Hlc::with_offset(config.int(Opt::StampClockOffsetMs)),
                 ks: KeyspaceStats::default(),
                 dirty: 0,
                 cmdstats: CommandStats::default(),
@@ -466,23 +466,17 @@ impl Shard {
         if !def.is_write() {
             return self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
         }
-        let before = self
-            .repl
-            .capture
-            .get()
-            .then(|| self.capture_before(cmd, &args, db));
-        let notify = notify::enabled(cfg);
-        if notify == 0 {
-            self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
-        } else {
-            self.execute_notifying(notify, cfg, cmd, args, db, resp, now_ms, out);
-        }
-        if !self.blocking.is_idle() {
-            self.serve_blocked(db, def.key_positions(&args).map(|p| args.get(p)));
-        }
-        if let Some(before) = before {
-            self.capture_after(before);
-        }
+        self.captured(cmd, &args, db, || {
+            let notify = notify::enabled(cfg);
+            if notify == 0 {
+                self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
+            } else {
+                self.execute_notifying(notify, cfg, cmd, args, db, resp, now_ms, out);
+            }
+            if !self.blocking.is_idle() {
+                self.serve_blocked(db, def.key_positions(&args).map(|p| args.get(p)));
+            }
+        })
     }
 
     /// [`Shard::execute_unhooked`] for a write while keyspace notifications are on.

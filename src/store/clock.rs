@@ -9,12 +9,20 @@ pub const COUNTER_BITS: u32 = 20;
 #[derive(Debug, Default)]
 pub struct Hlc {
     last: u64,
+    /// `stamp-clock-offset-ms`: a deliberate skew of this node's clock, for tests.
+    pub offset_ms: i64,
 }
 
 impl Hlc {
+    /// A clock whose wall time runs `offset_ms` off the real one.
+    pub fn with_offset(offset_ms: i64) -> Self {
+        Hlc { last: 0, offset_ms }
+    }
+
     /// A stamp for a local write made at wall-clock time `now_ms`.
     #[inline]
     pub fn next(&mut self, now_ms: u64) -> u64 {
+        let now_ms = now_ms.saturating_add_signed(self.offset_ms);
         let t = (now_ms << COUNTER_BITS).max(self.last + 1);
         self.last = t;
         t
