@@ -236,9 +236,7 @@ async fn on_all_locked<T: Send + 'static>(
         let f = f.clone();
         results.push(shard.lock_and_run(s, tx, move |sh| f(sh)).await);
     }
-    for s in 0..shard.nshards {
-        shard.unlock(s, tx).await;
-    }
+    shard.unlock_all(0..shard.nshards, tx).await;
     results
 }
 

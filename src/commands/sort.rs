@@ -210,9 +210,7 @@ pub async fn run(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>, readonly
         },
     }
     if owned {
-        for &s in &shards {
-            shard.unlock(s, tx).await;
-        }
+        shard.unlock_all(shards.iter().copied(), tx).await;
     }
 }
 

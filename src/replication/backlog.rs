@@ -14,6 +14,8 @@ use super::shard::Origin;
 pub struct Frame {
     pub start: u64,
     pub origin: Origin,
+    /// The records of one transaction or cross-shard command, to apply atomically.
+    pub unit: bool,
     /// The whole RESP frame.
     pub bytes: Vec<u8>,
     /// Where the records start in `bytes`.
@@ -26,16 +28,19 @@ impl Frame {
     }
 
     pub fn records(&self) -> &[u8] {
-        &self.bytes[self.payload_at..self.bytes.len() - 2]
+        let tail = if self.unit { 12 } else { 2 };
+        &self.bytes[self.payload_at..self.bytes.len() - tail]
     }
 }
 
-/// Builds a frame; also used by tests and by the replica side to know frame lengths.
-pub fn encode_frame(origin: Origin, start: u64, records: &[u8]) -> (Vec<u8>, usize) {
+/// Builds a frame: `RBATCH <origin> <start> <records>`, with a fifth element `UNIT` for the
+/// records of one transaction.
+pub fn encode_frame(origin: Origin, start: u64, records: &[u8], unit: bool) -> (Vec<u8>, usize) {
     let uuid = uuid::Uuid::from_u128(origin).simple().to_string();
     let start_s = start.to_string();
     let mut b = Vec::with_capacity(records.len() + 96);
-    b.extend_from_slice(b"*4\r\n$6\r\nRBATCH\r\n$32\r\n");
+    b.extend_from_slice(if unit { b"*5\r\n" } else { b"*4\r\n" });
+    b.extend_from_slice(b"$6\r\nRBATCH\r\n$32\r\n");
     b.extend_from_slice(uuid.as_bytes());
     b.extend_from_slice(
         format!(
@@ -48,6 +53,9 @@ pub fn encode_frame(origin: Origin, start: u64, records: &[u8]) -> (Vec<u8>, usi
     let at = b.len();
     b.extend_from_slice(records);
     b.extend_from_slice(b"\r\n");
+    if unit {
+        b.extend_from_slice(b"$4\r\nUNIT\r\n");
+    }
     (b, at)
 }
 
@@ -60,11 +68,12 @@ pub struct Backlog {
 }
 
 impl Backlog {
-    pub fn append(&mut self, origin: Origin, records: &[u8]) -> Rc<Frame> {
-        let (bytes, payload_at) = encode_frame(origin, self.next, records);
+    pub fn append(&mut self, origin: Origin, records: &[u8], unit: bool) -> Rc<Frame> {
+        let (bytes, payload_at) = encode_frame(origin, self.next, records, unit);
         let f = Rc::new(Frame {
             start: self.next,
             origin,
+            unit,
             bytes,
             payload_at,
         });
@@ -116,8 +125,9 @@ mod tests {
     #[test]
     fn offsets_and_trim() {
         let mut b = Backlog::default();
-        let f1 = b.append(1, b"aaaa");
-        let f2 = b.append(2, b"bb");
+        let f1 = b.append(1, b"aaaa", false);
+        let f2 = b.append(2, b"bb", true);
+        assert_eq!(f2.records(), b"bb");
         assert_eq!(f1.start, 0);
         assert_eq!(f2.start, f1.end());
         assert_eq!(f1.records(), b"aaaa");

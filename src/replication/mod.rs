@@ -174,6 +174,15 @@ impl Node {
 
 /// Runs on the replication executor: a shard's batch of records joins the stream.
 pub fn ingest(r: &Rc<Shard>, _from: usize, segments: Vec<(Origin, Vec<u8>)>) {
+    append_frames(r, segments, false)
+}
+
+/// A transaction's records join the stream as frames to be applied atomically.
+pub fn ingest_unit(r: &Rc<Shard>, _from: usize, segments: Vec<(Origin, Vec<u8>)>) {
+    append_frames(r, segments, true)
+}
+
+fn append_frames(r: &Rc<Shard>, segments: Vec<(Origin, Vec<u8>)>, unit: bool) {
     let Some(node) = r.node.get() else {
         return;
     };
@@ -181,7 +190,7 @@ pub fn ingest(r: &Rc<Shard>, _from: usize, segments: Vec<(Origin, Vec<u8>)>) {
         let mut b = node.backlog.borrow_mut();
         for (origin, records) in segments {
             if !records.is_empty() {
-                b.append(origin, &records);
+                b.append(origin, &records, unit);
             }
         }
     }

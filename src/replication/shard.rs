@@ -11,7 +11,7 @@ use std::rc::Rc;
 use super::record::{self, Record, PUT, PUT_STR};
 use crate::commands::{CommandDef, COMMANDS};
 use crate::protocol::{parse_i64, Args};
-use crate::shard::Shard;
+use crate::shard::{Shard, TxId};
 use crate::store::Entry;
 use crate::util::now_ms;
 
@@ -26,11 +26,20 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    fn buf(&mut self, origin: Origin) -> &mut Vec<u8> {
+    /// Appends records from `origin` with `write`.
+    pub fn append<R>(&mut self, origin: Origin, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         if self.segments.last().is_none_or(|s| s.0 != origin) {
             self.segments.push((origin, Vec::with_capacity(256)));
         }
-        &mut self.segments.last_mut().unwrap().1
+        let buf = &mut self.segments.last_mut().unwrap().1;
+        let before = buf.len();
+        let r = write(buf);
+        self.bytes += buf.len() - before;
+        r
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.segments.is_empty()
     }
 }
 
@@ -50,6 +59,9 @@ pub struct ShardRepl {
     /// A replica that is not active refuses clients' writes (`replica-read-only`).
     pub read_only: Cell<bool>,
     pub out: RefCell<Outbox>,
+    /// Records of the cross-shard command or transaction holding this shard's lock: they
+    /// travel as one unit (see [`Shard::unlock_all`]).
+    pub unit: RefCell<Outbox>,
     flush_scheduled: Cell<bool>,
     pub stats: Cell<MergeStats>,
 }
@@ -61,6 +73,7 @@ impl ShardRepl {
             capture: Cell::new(false),
             read_only: Cell::new(false),
             out: Default::default(),
+            unit: Default::default(),
             flush_scheduled: Cell::new(false),
             stats: Default::default(),
         }
@@ -151,31 +164,36 @@ impl Shard {
         }
         let data = &mut *data;
         let now = now_ms();
-        let mut out = self.repl.out.borrow_mut();
-        let start = out.bytes;
-        let buf = out.buf(self.repl.me);
-        let len0 = buf.len();
-        for (d, k, was) in before.keys {
-            let Some(db) = data.store.dbs.get_mut(d) else {
-                continue;
-            };
-            match (db.peek(k).filter(|e| !e.is_expired(now)), was) {
-                (Some(e), None) => record::put(buf, d, k, e),
-                (Some(e), Some((s, x))) if e.stamp != s || e.expire_at() != x => {
-                    record::put(buf, d, k, e)
+        self.record_from(self.repl.me, |buf| {
+            for (d, k, was) in before.keys {
+                let Some(db) = data.store.dbs.get_mut(d) else {
+                    continue;
+                };
+                match (db.peek(k).filter(|e| !e.is_expired(now)), was) {
+                    (Some(e), None) => record::put(buf, d, k, e),
+                    (Some(e), Some((s, x))) if e.stamp != s || e.expire_at() != x => {
+                        record::put(buf, d, k, e)
+                    }
+                    (None, Some(_)) => {
+                        let stamp = data.clock.last();
+                        record::del(buf, d, k, stamp);
+                        db.bury(k, stamp);
+                    }
+                    _ => {}
                 }
-                (None, Some(_)) => {
-                    let stamp = data.clock.last();
-                    record::del(buf, d, k, stamp);
-                    db.bury(k, stamp);
-                }
-                _ => {}
             }
+        });
+    }
+
+    /// Appends records with `write`: to the unit of the transaction holding this shard's
+    /// lock if there is one, else to the outbox, which is then scheduled to go.
+    fn record_from<R>(self: &Rc<Self>, origin: Origin, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        if self.gate.holder().is_some() {
+            return self.repl.unit.borrow_mut().append(origin, write);
         }
-        let added = buf.len() - len0;
-        out.bytes = start + added;
-        drop(out);
+        let r = self.repl.out.borrow_mut().append(origin, write);
         self.schedule_outbox();
+        r
     }
 
     /// Records a write of `key` made outside a command (a cross-shard write-back): `e` is
@@ -184,21 +202,13 @@ impl Shard {
         if !self.repl.capture.get() {
             return;
         }
-        {
-            let mut out = self.repl.out.borrow_mut();
-            let buf = out.buf(self.repl.me);
-            let len0 = buf.len();
-            match e {
-                Some(e) => record::put(buf, db, key, e),
-                None => record::del(buf, db, key, stamp),
-            }
-            let added = buf.len() - len0;
-            out.bytes += added;
-        }
+        self.record_from(self.repl.me, |buf| match e {
+            Some(e) => record::put(buf, db, key, e),
+            None => record::del(buf, db, key, stamp),
+        });
         if e.is_none() {
             self.data.borrow_mut().store.dbs[db].bury(key, stamp);
         }
-        self.schedule_outbox();
     }
 
     /// FLUSHDB/FLUSHALL of `db` on this shard: stamps it, so older writes from peers stay
@@ -211,14 +221,7 @@ impl Shard {
             stamp
         };
         if self.repl.capture.get() {
-            let mut out = self.repl.out.borrow_mut();
-            let buf = out.buf(self.repl.me);
-            let len0 = buf.len();
-            record::flush(buf, db, stamp);
-            let added = buf.len() - len0;
-            out.bytes += added;
-            drop(out);
-            self.schedule_outbox();
+            self.record_from(self.repl.me, |buf| record::flush(buf, db, stamp));
         }
     }
 
@@ -256,11 +259,11 @@ impl Shard {
         let cfg = self.config();
         let mut stats = self.repl.stats.get();
         let mut woken: Vec<(usize, Vec<u8>)> = vec![];
+        let forward = self.repl.capture.get();
+        let mut forwarded = vec![];
         {
             let mut data = self.data.borrow_mut();
             let data = &mut *data;
-            let mut out = self.repl.out.borrow_mut();
-            let forward = self.repl.capture.get();
             for item in record::Reader::new(records) {
                 let Ok((r, raw)) = item else {
                     tracing::warn!("replication: dropping a malformed record batch");
@@ -294,18 +297,44 @@ impl Shard {
                 data.dirty += 1;
                 stats.applied += 1;
                 if forward {
-                    let buf = out.buf(origin);
-                    buf.extend_from_slice(raw);
-                    out.bytes += raw.len();
+                    forwarded.extend_from_slice(raw);
                 }
             }
         }
         self.repl.stats.set(stats);
+        if !forwarded.is_empty() {
+            self.record_from(origin, |buf| buf.extend_from_slice(&forwarded));
+        }
         for (db, key) in woken {
             self.serve_blocked(db, std::iter::once(key.as_slice()));
         }
-        if self.repl.out.borrow().bytes > 0 {
-            self.schedule_outbox();
+    }
+
+    /// Releases this transaction's locks on `shards`. With replication on, the records the
+    /// transaction left on them are first gathered and sent as one unit, which a receiving
+    /// node applies atomically (MULTI/EXEC and cross-shard commands replicate as a whole).
+    pub async fn unlock_all(
+        self: &Rc<Self>,
+        shards: impl IntoIterator<Item = usize> + Clone,
+        tx: TxId,
+    ) {
+        if self.repl.capture.get() {
+            let mut unit: Vec<(Origin, Vec<u8>)> = vec![];
+            for s in shards.clone() {
+                let part = self
+                    .run_on(s, Some(tx), |sh| {
+                        std::mem::take(&mut *sh.repl.unit.borrow_mut())
+                    })
+                    .await;
+                unit.extend(part.segments);
+            }
+            if !unit.is_empty() {
+                let from = self.id;
+                self.post(self.nshards, move |r| super::ingest_unit(r, from, unit));
+            }
+        }
+        for s in shards {
+            self.unlock(s, tx).await;
         }
     }
 }

@@ -95,6 +95,9 @@ pub async fn run(node: Rc<Node>, link: Rc<Upstream>) {
 
 type Io<T> = std::io::Result<T>;
 
+/// Records for one shard are handed over in messages of about this size.
+const PART_BYTES: usize = 64 * 1024;
+
 fn fail<T>(msg: impl Into<String>) -> Io<T> {
     Err(std::io::Error::other(msg.into()))
 }
@@ -352,6 +355,7 @@ async fn full_sync(node: &Rc<Node>, link: &Upstream, c: &mut Conn) -> Io<()> {
             node,
             &rec,
             &mut parts,
+            PART_BYTES,
             |s, batch| sends.push((s, batch)),
             &mut failed,
         );
@@ -373,11 +377,13 @@ async fn full_sync(node: &Rc<Node>, link: &Upstream, c: &mut Conn) -> Io<()> {
     Ok(())
 }
 
-/// Splits records by owning shard into `parts`, handing a part to `send` once it is large.
+/// Splits records by owning shard into `parts`, handing a part to `send` once it holds
+/// `limit` bytes.
 fn route(
     node: &Node,
     records: &[u8],
     parts: &mut [Vec<u8>],
+    limit: usize,
     mut send: impl FnMut(usize, Vec<u8>),
     failed: &mut Option<record::Malformed>,
 ) {
@@ -398,7 +404,7 @@ fn route(
         }
     }
     for (s, p) in parts.iter_mut().enumerate() {
-        if p.len() >= 64 * 1024 {
+        if p.len() >= limit {
             send(s, std::mem::take(p));
         }
     }
@@ -435,7 +441,7 @@ async fn follow(node: &Rc<Node>, link: &Rc<Upstream>, c: &mut Conn, timeout: Dur
                 continue;
             }
             let name = args.get(0);
-            if name.eq_ignore_ascii_case(b"rbatch") && args.len() == 4 {
+            if name.eq_ignore_ascii_case(b"rbatch") && (args.len() == 4 || args.len() == 5) {
                 let origin = std::str::from_utf8(args.get(1))
                     .ok()
                     .and_then(|u| uuid::Uuid::parse_str(u).ok())
@@ -446,18 +452,26 @@ async fn follow(node: &Rc<Node>, link: &Rc<Upstream>, c: &mut Conn, timeout: Dur
                 if origin == me {
                     continue;
                 }
-                if origin_of_parts.is_some_and(|o| o != origin) {
-                    flush_parts(node, origin_of_parts.unwrap(), &mut parts).await;
+                let unit = args.len() == 5;
+                if origin_of_parts.is_some_and(|o| o != origin) || unit {
+                    if let Some(o) = origin_of_parts.take() {
+                        flush_parts(node, o, &mut parts).await;
+                    }
+                }
+                let payload = args.get(3).to_vec();
+                note_stamps(link, &payload);
+                if unit {
+                    apply_unit(node, origin, &payload).await;
+                    continue;
                 }
                 origin_of_parts = Some(origin);
                 let mut failed = None;
                 let mut ready = vec![];
-                let payload = args.get(3).to_vec();
-                note_stamps(link, &payload);
                 route(
                     node,
                     &payload,
                     &mut parts,
+                    PART_BYTES,
                     |s, b| ready.push((s, b)),
                     &mut failed,
                 );
@@ -505,6 +519,32 @@ async fn follow(node: &Rc<Node>, link: &Rc<Upstream>, c: &mut Conn, timeout: Dur
             r?;
         }
     }
+}
+
+/// Applies a transaction's records atomically: under the locks of every shard they touch.
+async fn apply_unit(node: &Rc<Node>, origin: Origin, records: &[u8]) {
+    let mut parts: Vec<Vec<u8>> = vec![vec![]; node.shard.nshards];
+    let mut failed = None;
+    route(
+        node,
+        records,
+        &mut parts,
+        usize::MAX,
+        |_, _| {},
+        &mut failed,
+    );
+    let shards: Vec<usize> = (0..parts.len()).filter(|&s| !parts[s].is_empty()).collect();
+    if shards.len() <= 1 {
+        return flush_parts(node, origin, &mut parts).await;
+    }
+    let tx = node.shard.new_tx();
+    for &s in &shards {
+        let part = std::mem::take(&mut parts[s]);
+        node.shard
+            .lock_and_run(s, tx, move |sh| sh.apply_remote(origin, &part))
+            .await;
+    }
+    node.shard.unlock_all(shards.iter().copied(), tx).await;
 }
 
 async fn flush_parts(node: &Rc<Node>, origin: Origin, parts: &mut [Vec<u8>]) {

@@ -335,9 +335,7 @@ async fn exec(st: &mut ConnState, out: &mut Vec<u8>) {
 }
 
 async fn unlock(shard: &Rc<Shard>, shards: &BTreeSet<usize>, tx: u64) {
-    for &s in shards {
-        shard.unlock(s, tx).await;
-    }
+    shard.unlock_all(shards.iter().copied(), tx).await;
 }
 
 /// Connection commands that read or change the whole keyspace: inside EXEC they need every

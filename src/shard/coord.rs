@@ -95,12 +95,9 @@ struct Tx {
     owned: bool,
 }
 
-async fn unlock_all(shard: &Rc<Shard>, shards: impl Iterator<Item = usize>, tx: Tx) {
-    if !tx.owned {
-        return;
-    }
-    for s in shards {
-        shard.unlock(s, tx.id).await;
+async fn unlock_all(shard: &Rc<Shard>, shards: impl Iterator<Item = usize> + Clone, tx: Tx) {
+    if tx.owned {
+        shard.unlock_all(shards, tx.id).await;
     }
 }
 
@@ -148,7 +145,7 @@ async fn run_split(
                     .await;
                 replies.insert(s, r);
             }
-            unlock_all(shard, shards.into_iter(), tx).await;
+            unlock_all(shard, shards.iter().copied(), tx).await;
             match split {
                 Split::SumKeys => {
                     let total: i64 = replies.values().map(|r| parse_int_reply(r)).sum();
@@ -196,7 +193,7 @@ async fn run_split(
                     .collect();
                 join_all(futs).await;
             }
-            unlock_all(shard, shards.into_iter(), tx).await;
+            unlock_all(shard, shards.iter().copied(), tx).await;
             reply.int((existing == 0) as i64);
         }
     }
@@ -352,7 +349,7 @@ async fn run_gathered(
         })
         .collect();
     join_all(futs).await;
-    unlock_all(shard, groups.into_keys(), tx).await;
+    unlock_all(shard, groups.keys().copied(), tx).await;
     if let Some(events) = events {
         notify::publish(shard, notify_flags, events);
     }
