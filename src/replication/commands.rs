@@ -117,7 +117,7 @@ async fn replicaof(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
 }
 
 fn replconf(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return st.reply(out).error(errors::SYNTAX);
     }
     let hello = st.replica_hello.get_or_insert_with(Hello::default);

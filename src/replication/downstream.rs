@@ -91,6 +91,9 @@ pub async fn serve(
     let r = session(&node, &link, &mut out, input, &replid, offset).await;
     link.closed.set(true);
     node.replicas.borrow_mut().retain(|l| l.id != link.id);
+    if !node.replicas.borrow().iter().any(|l| !l.hello.tandem) {
+        node.set_ops(true).await;
+    }
     match r {
         Ok(()) => tracing::info!("Connection with replica {} lost.", link.addr),
         Err(e) => tracing::warn!("Replica {}: {e}", link.addr),
@@ -122,6 +125,10 @@ async fn session(
             link.addr
         );
     } else {
+        if !tandem {
+            // Before the stream starts: from here on no shard writes OP records.
+            node.set_ops(false).await;
+        }
         let start = node.backlog.borrow().next;
         link.cursor.set(start);
         link.position.set(start);
@@ -134,7 +141,7 @@ async fn session(
     }
     link.state.set("online");
     link.last_ack.set(Instant::now());
-    let reader = glommio::spawn_local(read_acks(link.clone(), input));
+    let reader = glommio::spawn_local(read_acks(node.clone(), link.clone(), input));
     let r = stream(node, link, out).await;
     link.closed.set(true);
     drop(reader);
@@ -299,8 +306,9 @@ async fn stream(
     }
 }
 
-/// Reads what a replica sends after sync: REPLCONF ACK <offset>.
-async fn read_acks(link: Rc<Downstream>, mut input: TcpStream) {
+/// Reads what a replica sends after sync: REPLCONF ACK <offset>, and RFETCH <db> <key>
+/// (send me that key whole: an OP record met another base there).
+async fn read_acks(node: Rc<Node>, link: Rc<Downstream>, mut input: TcpStream) {
     let mut buf = vec![0u8; 4096];
     let mut have = 0;
     let limits = crate::protocol::ParseLimits::default();
@@ -327,6 +335,14 @@ async fn read_acks(link: Rc<Downstream>, mut input: TcpStream) {
                         if let Some(o) = crate::protocol::parse_i64(args.get(2)) {
                             link.acked.set(o.max(0) as u64);
                             link.last_ack.set(Instant::now());
+                        }
+                    } else if p.nargs == 3 && args.get(0).eq_ignore_ascii_case(b"rfetch") {
+                        let db = crate::protocol::parse_i64(args.get(1)).unwrap_or(-1);
+                        let key = args.get(2).to_vec();
+                        if db >= 0 {
+                            let owner = node.shard.shard_of(&key);
+                            node.shard
+                                .post(owner, move |sh| sh.refetch(db as usize, &key));
                         }
                     }
                     pos += p.consumed;
@@ -370,6 +386,18 @@ fn plain_commands(link: &Downstream, records: &[u8], out: &mut Vec<u8>) {
                 );
             }
             record::DEL => command(out, &[b"DEL", r.key]),
+            record::OP => {
+                // Not written while such a replica is attached; kept correct regardless.
+                if let Ok((buf, spans)) = record::op_args(&r) {
+                    let args = crate::protocol::Args::new(&buf, &spans);
+                    command(out, &args.iter().collect::<Vec<_>>());
+                    let at = itoa.format(r.expire_at).as_bytes().to_vec();
+                    match r.expire_at {
+                        0 => command(out, &[b"PERSIST", r.key]),
+                        _ => command(out, &[b"PEXPIREAT", r.key, &at]),
+                    }
+                }
+            }
             _ => command(out, &[b"FLUSHDB"]),
         }
     }

@@ -109,6 +109,11 @@ impl Node {
             .await;
     }
 
+    /// Allows or forbids OP records on every shard.
+    pub async fn set_ops(&self, on: bool) {
+        self.shard.broadcast(move |sh| sh.repl.ops.set(on)).await;
+    }
+
     /// Tells the shards whether clients may write (a plain replica is read-only).
     pub async fn update_read_only(&self) {
         let cfg = self.config();
@@ -151,6 +156,14 @@ impl Node {
         })
         .detach();
         true
+    }
+
+    /// Asks every connected master for the whole state of these keys (RFETCH).
+    pub fn fetch_from_masters(&self, keys: Vec<(usize, Vec<u8>)>) {
+        for m in self.masters.borrow().iter().filter(|m| m.is_up()) {
+            m.fetches.borrow_mut().extend(keys.iter().cloned());
+            m.wake.notify();
+        }
     }
 
     /// Drops master links: all, or the one at host:port. Returns how many.

@@ -10,10 +10,15 @@
 //!   PUT      body = expire_at:u64  payload:varint-len+bytes      (RDB type byte + value)
 //!   DEL      body = (none)                                        (a stamped delete)
 //!   FLUSH    body = (none), key empty                             (FLUSHDB of `db` at `stamp`)
+//!   OP       body = expire_at:u64  base:u64  argc:varint  args:(varint-len+bytes)*
 //! ```
 //!
-//! A record holds the key's whole new state, never "apply this change to what you have":
-//! that is what makes last-writer-wins by stamp safe whatever arrives first.
+//! PUT, DEL and FLUSH hold the key's whole new state, never "apply this change to what you
+//! have": that is what makes last-writer-wins by stamp safe whatever arrives first. OP is
+//! the exception that keeps one small change to a large collection small: the command
+//! itself, valid only on a copy of the key stamped `base` (the state it was applied to on
+//! its origin). A receiver whose copy has another stamp asks its master for the whole key
+//! instead (`RFETCH`), so an OP is never replayed onto a different base.
 
 use crate::store::{Entry, Value};
 
@@ -21,6 +26,7 @@ pub const PUT_STR: u8 = 1;
 pub const PUT: u8 = 2;
 pub const DEL: u8 = 3;
 pub const FLUSH: u8 = 4;
+pub const OP: u8 = 5;
 
 /// One decoded record, borrowing from the buffer it was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +36,10 @@ pub struct Record<'a> {
     pub stamp: u64,
     pub key: &'a [u8],
     pub expire_at: u64,
-    /// PUT_STR: the string; PUT: the RDB-encoded value; otherwise empty.
+    /// OP: the stamp of the state the command applies to.
+    pub base: u64,
+    /// PUT_STR: the string; PUT: the RDB-encoded value; OP: the encoded arguments
+    /// (see [`op_args`]); otherwise empty.
     pub value: &'a [u8],
 }
 
@@ -92,6 +101,44 @@ pub fn put_raw(
     head(out, tag, db, stamp, key);
     out.extend_from_slice(&expire_at.to_le_bytes());
     put_bytes(out, v);
+}
+
+/// Appends an OP record: command `args` turned the key stamped `base` into its state at
+/// `stamp` (with expiry `expire_at`).
+pub fn op(
+    out: &mut Vec<u8>,
+    db: usize,
+    key: &[u8],
+    stamp: u64,
+    expire_at: u64,
+    base: u64,
+    args: &crate::protocol::Args,
+) {
+    head(out, OP, db, stamp, key);
+    out.extend_from_slice(&expire_at.to_le_bytes());
+    out.extend_from_slice(&base.to_le_bytes());
+    put_varint(out, args.len() as u64);
+    let args = args.iter();
+    for a in args {
+        put_bytes(out, a);
+    }
+}
+
+/// Arguments held in one buffer with their spans, the shape commands take.
+pub type OwnedArgs = (Vec<u8>, Vec<(u32, u32)>);
+
+/// An OP record's arguments.
+pub fn op_args(r: &Record) -> Result<OwnedArgs, Malformed> {
+    let mut rd = Reader::new(r.value);
+    let n = rd.varint()? as usize;
+    let mut buf = Vec::with_capacity(r.value.len());
+    let mut spans = Vec::with_capacity(n);
+    for _ in 0..n {
+        let a = rd.bytes()?;
+        spans.push((buf.len() as u32, (buf.len() + a.len()) as u32));
+        buf.extend_from_slice(a);
+    }
+    Ok((buf, spans))
 }
 
 pub fn del(out: &mut Vec<u8>, db: usize, key: &[u8], stamp: u64) {
@@ -156,9 +203,18 @@ impl<'a> Reader<'a> {
         let db = self.varint()? as usize;
         let stamp = self.u64()?;
         let key = self.bytes()?;
-        let (expire_at, value) = match tag {
-            PUT_STR | PUT => (self.u64()?, self.bytes()?),
-            DEL | FLUSH => (0, &[][..]),
+        let (expire_at, base, value) = match tag {
+            PUT_STR | PUT => (self.u64()?, 0, self.bytes()?),
+            DEL | FLUSH => (0, 0, &[][..]),
+            OP => {
+                let (x, b) = (self.u64()?, self.u64()?);
+                let from = self.pos;
+                let n = self.varint()?;
+                for _ in 0..n {
+                    self.bytes()?;
+                }
+                (x, b, &self.buf[from..self.pos])
+            }
             _ => return Err(Malformed),
         };
         let r = Record {
@@ -167,6 +223,7 @@ impl<'a> Reader<'a> {
             stamp,
             key,
             expire_at,
+            base,
             value,
         };
         Ok(Some((r, &self.buf[start..self.pos])))
@@ -204,8 +261,25 @@ mod tests {
         put(&mut buf, 3, b"k", &e);
         del(&mut buf, 0, b"gone", 1 << 40);
         flush(&mut buf, 15, 9);
+        let (abuf, spans) = (b"LPUSHlx".to_vec(), vec![(0, 5), (5, 6), (6, 7)]);
+        op(
+            &mut buf,
+            1,
+            b"l",
+            10,
+            0,
+            8,
+            &crate::protocol::Args::new(&abuf, &spans),
+        );
         let rs: Vec<_> = Reader::new(&buf).map(|r| r.unwrap().0).collect();
-        assert_eq!(rs.len(), 3);
+        assert_eq!(rs.len(), 4);
+        assert_eq!((rs[3].tag, rs[3].base, rs[3].stamp), (OP, 8, 10));
+        let (abuf, spans) = op_args(&rs[3]).unwrap();
+        let args = crate::protocol::Args::new(&abuf, &spans);
+        assert_eq!(
+            (args.len(), args.get(0), args.get(2)),
+            (3, &b"LPUSH"[..], &b"x"[..])
+        );
         assert_eq!(
             rs[0],
             Record {
@@ -214,6 +288,7 @@ mod tests {
                 stamp: 77,
                 key: b"k",
                 expire_at: 123,
+                base: 0,
                 value: b"hello"
             }
         );

@@ -58,6 +58,11 @@ pub struct ShardRepl {
     pub capture: Cell<bool>,
     /// A replica that is not active refuses clients' writes (`replica-read-only`).
     pub read_only: Cell<bool>,
+    /// Whether writes may travel as OP records (not while a replica that is not Tandem is
+    /// attached: it could not tell an OP already in its snapshot from a new one).
+    pub ops: Cell<bool>,
+    /// Keys whose whole value was asked of the masters (an OP arrived for another base).
+    fetching: RefCell<std::collections::HashSet<(usize, Vec<u8>)>>,
     pub out: RefCell<Outbox>,
     /// Records of the cross-shard command or transaction holding this shard's lock: they
     /// travel as one unit (see [`Shard::unlock_all`]).
@@ -72,6 +77,8 @@ impl ShardRepl {
             me,
             capture: Cell::new(false),
             read_only: Cell::new(false),
+            ops: Cell::new(true),
+            fetching: Default::default(),
             out: Default::default(),
             unit: Default::default(),
             flush_scheduled: Cell::new(false),
@@ -80,11 +87,20 @@ impl ShardRepl {
     }
 }
 
-/// A key a write may change, and how it stood before: (stamp, expiry) if live.
+/// A key a write may change (db, key), and how it stood before: (stamp, expiry) if live.
+type KeyBefore<'a> = (usize, &'a [u8], Option<(u64, u64)>);
+
+/// The keys a write may change, as they stood before it.
 pub struct Before<'a> {
     dirty: u64,
-    keys: Vec<(usize, &'a [u8], Option<(u64, u64)>)>,
+    keys: Vec<KeyBefore<'a>>,
+    /// The command, when it may travel as an OP record.
+    replay: Option<Args<'a>>,
 }
+
+/// A value at least this large (bytes held) is worth sending as the command that changed it
+/// rather than whole, when the command is much smaller.
+const OP_MIN_VALUE_BYTES: usize = 512;
 
 /// The (db, key) pairs a command can change: its keys in the client's db, and for MOVE and
 /// COPY ... DB the key in the target db.
@@ -150,9 +166,14 @@ impl Shard {
                 .map(|e| (e.stamp, e.expire_at()));
             keys.push((d, k, before));
         });
+        let replay = (COMMANDS[cmd].flags & crate::commands::flags::REPLAYABLE != 0
+            && keys.len() == 1
+            && self.repl.ops.get())
+        .then_some(*args);
         Before {
             dirty: data.dirty,
             keys,
+            replay,
         }
     }
 
@@ -172,7 +193,10 @@ impl Shard {
                 match (db.peek(k).filter(|e| !e.is_expired(now)), was) {
                     (Some(e), None) => record::put(buf, d, k, e),
                     (Some(e), Some((s, x))) if e.stamp != s || e.expire_at() != x => {
-                        record::put(buf, d, k, e)
+                        match before.replay.filter(|a| worth_replaying(a, e)) {
+                            Some(a) => record::op(buf, d, k, e.stamp, e.expire_at(), s, &a),
+                            None => record::put(buf, d, k, e),
+                        }
                     }
                     (None, Some(_)) => {
                         let stamp = data.clock.last();
@@ -261,6 +285,7 @@ impl Shard {
         let mut woken: Vec<(usize, Vec<u8>)> = vec![];
         let forward = self.repl.capture.get();
         let mut forwarded = vec![];
+        let mut fetch = vec![];
         {
             let mut data = self.data.borrow_mut();
             let data = &mut *data;
@@ -269,10 +294,37 @@ impl Shard {
                     tracing::warn!("replication: dropping a malformed record batch");
                     break;
                 };
-                let Some(db) = data.store.dbs.get_mut(r.db) else {
+                if r.db >= data.store.dbs.len() {
                     continue;
-                };
+                }
                 data.clock.observe(r.stamp);
+                if r.tag == record::OP {
+                    match self.apply_op(data, &cfg, &r) {
+                        OpResult::Applied => {
+                            stats.applied += 1;
+                            if forward {
+                                let e = data.store.dbs[r.db].peek(r.key);
+                                match (self.repl.ops.get(), e) {
+                                    (true, _) => forwarded.extend_from_slice(raw),
+                                    (false, Some(e)) => record::put(&mut forwarded, r.db, r.key, e),
+                                    (false, None) => {
+                                        record::del(&mut forwarded, r.db, r.key, r.stamp)
+                                    }
+                                }
+                            }
+                            woken.push((r.db, r.key.to_vec()));
+                        }
+                        OpResult::Older => stats.dropped_older += 1,
+                        OpResult::OtherBase => {
+                            let k = (r.db, r.key.to_vec());
+                            if self.repl.fetching.borrow_mut().insert(k.clone()) {
+                                fetch.push(k);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                let db = &mut data.store.dbs[r.db];
                 if !wins(&r, db) {
                     stats.dropped_older += 1;
                     continue;
@@ -296,6 +348,12 @@ impl Shard {
                 }
                 data.dirty += 1;
                 stats.applied += 1;
+                if !self.repl.fetching.borrow().is_empty() {
+                    self.repl
+                        .fetching
+                        .borrow_mut()
+                        .remove(&(r.db, r.key.to_vec()));
+                }
                 if forward {
                     forwarded.extend_from_slice(raw);
                 }
@@ -308,6 +366,67 @@ impl Shard {
         for (db, key) in woken {
             self.serve_blocked(db, std::iter::once(key.as_slice()));
         }
+        if !fetch.is_empty() {
+            self.post(self.nshards, move |r| {
+                if let Some(node) = r.node.get() {
+                    node.fetch_from_masters(fetch);
+                }
+            });
+        }
+    }
+
+    /// Applies an OP record if the key is in the state the command was applied to.
+    fn apply_op(
+        &self,
+        data: &mut crate::shard::ShardData,
+        cfg: &crate::config::Config,
+        r: &Record,
+    ) -> OpResult {
+        let now = now_ms();
+        let db = &data.store.dbs[r.db];
+        let (cur, _) = db.stamp_of(r.key);
+        if r.stamp <= cur {
+            return OpResult::Older;
+        }
+        let live = db
+            .peek(r.key)
+            .filter(|e| !e.is_expired(now))
+            .map(|e| e.stamp);
+        if live != Some(r.base) {
+            return OpResult::OtherBase;
+        }
+        let Ok((buf, spans)) = record::op_args(r) else {
+            return OpResult::Older;
+        };
+        let args = Args::new(&buf, &spans);
+        let Some(cmd) = crate::commands::lookup(args.get(0)) else {
+            tracing::warn!("replication: OP record with an unknown command");
+            return OpResult::Older;
+        };
+        let mut reply = vec![];
+        crate::shard::run_keyed(data, cfg, cmd, args, r.db, 2, now, &mut reply);
+        let db = &mut data.store.dbs[r.db];
+        if let Some(e) = db.get(r.key, now, &mut Default::default()) {
+            e.stamp = r.stamp;
+        }
+        db.set_expire(r.key, r.expire_at);
+        OpResult::Applied
+    }
+
+    /// A master asked (RFETCH) for the whole state of a key: it goes out as a record.
+    pub fn refetch(self: &Rc<Self>, db: usize, key: &[u8]) {
+        let data = self.data.borrow();
+        let Some(d) = data.store.dbs.get(db) else {
+            return;
+        };
+        let (stamp, entry) = d.stamp_of(key);
+        let entry = entry.cloned();
+        drop(data);
+        self.record_from(self.repl.me, |buf| match &entry {
+            Some(e) => record::put(buf, db, key, e),
+            None if stamp != 0 => record::del(buf, db, key, stamp),
+            None => {}
+        });
     }
 
     /// Releases this transaction's locks on `shards`. With replication on, the records the
@@ -337,6 +456,20 @@ impl Shard {
             self.unlock(s, tx).await;
         }
     }
+}
+
+enum OpResult {
+    Applied,
+    Older,
+    /// The key here is not in the state the command was applied to on its origin.
+    OtherBase,
+}
+
+/// Whether sending `args` beats sending the value they produced.
+fn worth_replaying(args: &Args, e: &Entry) -> bool {
+    let size = e.value.heap_size();
+    let arg_bytes: usize = args.iter().map(|a| a.len() + 2).sum();
+    size >= OP_MIN_VALUE_BYTES && arg_bytes * 4 <= size
 }
 
 /// Whether record `r` is newer than what `db` holds for its key. Equal stamps (two nodes

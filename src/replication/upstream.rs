@@ -36,6 +36,9 @@ pub struct Upstream {
     pub sync_total: Cell<u64>,
     pub sync_read: Cell<u64>,
     pub last_error: RefCell<String>,
+    /// Keys to ask the master for (RFETCH), and the signal that there are some.
+    pub fetches: RefCell<Vec<(usize, Vec<u8>)>>,
+    pub wake: super::Signal,
 }
 
 impl Upstream {
@@ -59,6 +62,8 @@ impl Upstream {
             sync_total: Cell::new(0),
             sync_read: Cell::new(0),
             last_error: RefCell::new(String::new()),
+            fetches: Default::default(),
+            wake: Default::default(),
         }
     }
 
@@ -498,6 +503,24 @@ async fn follow(node: &Rc<Node>, link: &Rc<Upstream>, c: &mut Conn, timeout: Dur
         if let Some(o) = origin_of_parts {
             flush_parts(node, o, &mut parts).await;
         }
+        let fetches = std::mem::take(&mut *link.fetches.borrow_mut());
+        if !fetches.is_empty() {
+            let mut req = vec![];
+            for (db, key) in fetches {
+                let db = db.to_string();
+                req.extend_from_slice(
+                    format!(
+                        "*3\r\n$6\r\nRFETCH\r\n${}\r\n{db}\r\n${}\r\n",
+                        db.len(),
+                        key.len()
+                    )
+                    .as_bytes(),
+                );
+                req.extend_from_slice(&key);
+                req.extend_from_slice(b"\r\n");
+            }
+            c.stream.write_all(&req).await?;
+        }
         if last_ack.elapsed() >= Duration::from_secs(1) {
             last_ack = Instant::now();
             let off = link.offset.get().unwrap_or(0).to_string();
@@ -512,7 +535,11 @@ async fn follow(node: &Rc<Node>, link: &Rc<Upstream>, c: &mut Conn, timeout: Dur
         }
         let read = async { Some(c.fill(link).await) };
         let tick = async {
-            glommio::timer::sleep(Duration::from_millis(1000)).await;
+            futures_lite::future::or(
+                glommio::timer::sleep(Duration::from_millis(1000)),
+                link.wake.wait(),
+            )
+            .await;
             None
         };
         if let Some(r) = futures_lite::future::or(read, tick).await {
