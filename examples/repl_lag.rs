@@ -20,14 +20,20 @@ fn main() -> redis::RedisResult<()> {
     let mut hist = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
     for i in 0..count {
         let t0 = Instant::now();
-        redis::cmd("LPUSH").arg("tandem:lagprobe").arg(i).query::<i64>(&mut a)?;
-        let got: Option<(String, String)> =
-            redis::cmd("BLPOP").arg("tandem:lagprobe").arg(5).query(&mut b)?;
+        redis::cmd("LPUSH")
+            .arg("tandem:lagprobe")
+            .arg(i)
+            .query::<i64>(&mut a)?;
+        let got: Option<(String, String)> = redis::cmd("BLPOP")
+            .arg("tandem:lagprobe")
+            .arg(5)
+            .query(&mut b)?;
         if got.is_none() {
             eprintln!("probe {i} did not arrive within 5 s");
             std::process::exit(1);
         }
-        hist.record(t0.elapsed().as_micros() as u64).expect("recording");
+        hist.record(t0.elapsed().as_micros() as u64)
+            .expect("recording");
         std::thread::sleep(pause);
     }
     let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;

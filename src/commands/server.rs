@@ -264,6 +264,10 @@ async fn swapdb(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             crate::store::Db::swap_watchers(&mut lo[x], &mut hi[0]);
         }
         d.dirty += 1;
+        drop(d);
+        if x != y {
+            sh.capture_swapped(&[x, y]);
+        }
     })
     .await;
     st.reply(out).ok();

@@ -11,11 +11,30 @@ const MAX_OFF: usize = 1 << 13;
 const MAX_REF: usize = 7 + 255 + 2;
 const HLOG: u32 = 14;
 
+thread_local! {
+    /// The match table, kept between calls: zeroing 16 K entries for every short string cost
+    /// more than compressing it. An entry is `call << 32 | position + 1`; entries from
+    /// earlier calls do not match the current call number and count as empty.
+    static TABLE: std::cell::RefCell<(u64, Vec<u64>)> =
+        std::cell::RefCell::new((0, vec![0; 1 << HLOG]));
+}
+
 /// Compresses `input`; None when the result would not be shorter than `max_out` bytes.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    TABLE.with(|t| {
+        let (call, table) = &mut *t.borrow_mut();
+        *call = (*call + 1) & 0xFFFF_FFFF;
+        if *call == 0 {
+            table.fill(0);
+            *call = 1;
+        }
+        compress_with(input, max_out, table, *call << 32)
+    })
+}
+
+fn compress_with(input: &[u8], max_out: usize, table: &mut [u64], tag: u64) -> Option<Vec<u8>> {
     let n = input.len();
     let mut out = Vec::with_capacity(max_out.min(n + n / 16 + 64));
-    let mut table = vec![0usize; 1 << HLOG];
     let hash = |p: usize| -> usize {
         let v = (input[p] as u32) << 16 | (input[p + 1] as u32) << 8 | input[p + 2] as u32;
         (v.wrapping_mul(0x9E37_79B1) >> (32 - HLOG)) as usize
@@ -34,9 +53,9 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     while i + 2 < n {
         let h = hash(i);
         let cand = table[h];
-        table[h] = i + 1; // 0 means empty
-        if cand > 0 {
-            let r = cand - 1;
+        table[h] = tag | i as u64;
+        if cand & !0xFFFF_FFFF == tag {
+            let r = (cand & 0xFFFF_FFFF) as usize;
             let off = i - r;
             if off > 0 && off <= MAX_OFF && input[r..r + 3] == input[i..i + 3] {
                 let max_len = (n - i).min(MAX_REF);

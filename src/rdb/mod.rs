@@ -154,7 +154,7 @@ impl Encoder {
 
     /// What precedes a key's type byte: its stamp (AUX) and expiry.
     pub fn key_preamble(&mut self, stamp: u64, expire_at_ms: u64) {
-        self.aux(STAMP_AUX, stamp.to_string().as_bytes());
+        self.aux(STAMP_AUX, itoa::Buffer::new().format(stamp).as_bytes());
         if expire_at_ms != 0 {
             self.byte(op::EXPIRETIME_MS);
             self.buf.extend_from_slice(&expire_at_ms.to_le_bytes());

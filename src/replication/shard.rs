@@ -249,6 +249,31 @@ impl Shard {
         }
     }
 
+    /// After SWAPDB: to peers, each of these databases was flushed and every key it now
+    /// holds written anew (they are restamped, so they win over what the peers held).
+    pub fn capture_swapped(self: &Rc<Self>, dbs: &[usize]) {
+        if !self.repl.capture.get() {
+            return;
+        }
+        for &db in dbs {
+            self.capture_flush(db);
+            let mut data = self.data.borrow_mut();
+            let data = &mut *data;
+            let now = now_ms();
+            let mut keys = vec![];
+            data.store.dbs[db].scan(None, usize::MAX, |k, _| keys.push(k.clone()));
+            let d = &mut data.store.dbs[db];
+            self.record_from(self.repl.me, |buf| {
+                for k in keys {
+                    if let Some(e) = d.get(&k, now, &mut Default::default()) {
+                        e.stamp = data.clock.next(now);
+                        record::put(buf, db, &k, e);
+                    }
+                }
+            });
+        }
+    }
+
     /// Hands the outbox to the replication executor once the current turn of work is done
     /// (a whole pipeline's writes go as one message), or at once when it is large.
     fn schedule_outbox(self: &Rc<Self>) {

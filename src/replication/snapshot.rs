@@ -15,7 +15,7 @@ pub const TOMBSTONE_AUX: &[u8] = b"tandem-del";
 pub const FLUSH_AUX: &[u8] = b"tandem-flush";
 
 /// How many keys a shard writes per turn before letting its clients run.
-pub const CHUNK_KEYS: usize = 512;
+pub const CHUNK_KEYS: usize = 4096;
 
 impl Shard {
     /// Keys and tombstones of database `db` in this shard.
