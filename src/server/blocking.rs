@@ -152,6 +152,7 @@ impl Shard {
                     let mut out = Vec::new();
                     let args = w.args.args(0, w.args.spans.len());
                     let cfg = self.config();
+                    self.before_write_cmd(w.cmd, &args, w.db);
                     self.execute_unhooked(&cfg, w.cmd, args, w.db, w.resp, now_ms(), &mut out);
                     if !serves(&out) {
                         w.claim.store(false, Ordering::Release);

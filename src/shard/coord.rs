@@ -75,6 +75,7 @@ fn sub_command(sh: &Rc<Shard>, cmd: usize, args: &PackedArgs, db: usize, resp: u
         )
     };
     let flags = if COMMANDS[cmd].is_write() {
+        sh.before_write_cmd(cmd, &all, db);
         notify::enabled(&cfg)
     } else {
         0
@@ -321,6 +322,9 @@ async fn run_gathered(
         .into_iter()
         .map(|(s, w)| {
             shard.run_on(s, Some(tx.id), move |sh| {
+                for (d, k, _) in &w {
+                    sh.before_write(*d, k);
+                }
                 let mut data = sh.data.borrow_mut();
                 let mut written = vec![];
                 for (d, k, e) in w {
