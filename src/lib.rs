@@ -6,6 +6,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod persist;
 pub mod protocol;
 pub mod rdb;
 pub mod replication;

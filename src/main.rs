@@ -125,6 +125,7 @@ fn main() {
         let idx = options::lookup("dir").expect("dir option");
         let _ = cfg.set(idx, &cwd.display().to_string(), false);
     }
+    tandem::persist::catch_termination_signals();
     let pidfile = cfg.str(Opt::Pidfile).to_string();
     if !pidfile.is_empty() {
         let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));

@@ -345,6 +345,8 @@ pub enum ConnCmd {
     Scan,
     Randomkey,
     Lastsave,
+    Save,
+    Bgsave,
     Role,
     Replicaof,
     Replconf,
@@ -731,6 +733,8 @@ pub static COMMANDS: &[CommandDef] = &[
     ),
     c("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NOKEYS, Conn(C::Debug), "server", "A container for debugging commands."),
     c("lastsave", 1, LOADING | STALE | FAST, NOKEYS, Conn(C::Lastsave), "server", "Returns the Unix timestamp of the last successful save to disk."),
+    c("save", 1, NOSCRIPT | NO_MULTI, NOKEYS, Conn(C::Save), "server", "Synchronously saves the database(s) to disk."),
+    c("bgsave", -1, NOSCRIPT, NOKEYS, Conn(C::Bgsave), "server", "Asynchronously saves the database(s) to disk."),
     c("role", 1, NOSCRIPT | LOADING | STALE | FAST, NOKEYS, Conn(C::Role), "server", "Returns the replication role."),
     // Replication (KeyDB's REPLICAOF forms: NO ONE, REMOVE host port, host port).
     c("replicaof", -3, ADMIN | NOSCRIPT | STALE, NOKEYS, Conn(C::Replicaof), "server", "Configures a server as replica of another, or promotes it to a master."),

@@ -64,7 +64,7 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
             r.bulk_int((us / 1_000_000) as i64);
             r.bulk_int((us % 1_000_000) as i64);
         }
-        ConnCmd::Shutdown => shutdown(st, args, out),
+        ConnCmd::Shutdown => shutdown(st, args, out).await,
         ConnCmd::Monitor => {
             if !st.client.monitor.get() {
                 let inbox = st.inbox_sender();
@@ -79,8 +79,8 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
         ConnCmd::Scan => scan(st, args, out).await,
         ConnCmd::Randomkey => randomkey(st, out).await,
         ConnCmd::Lastsave => {
-            let started = now_ms() / 1000 - st.shard.started.elapsed().as_secs();
-            st.reply(out).int(started as i64)
+            let at = crate::persist::state().lastsave;
+            st.reply(out).int(at as i64)
         }
         ConnCmd::Role
         | ConnCmd::Replicaof
@@ -88,6 +88,8 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
         | ConnCmd::Psync
         | ConnCmd::Sync
         | ConnCmd::Wait => crate::replication::commands::run(which, st, args, out).await,
+        ConnCmd::Save => save(st, out).await,
+        ConnCmd::Bgsave => bgsave(st, args, out).await,
     }
 }
 
@@ -219,27 +221,6 @@ fn select(st: &mut ConnState, args: Args, out: &mut Vec<u8>) {
     }
 }
 
-/// Runs `f` on every shard while holding all their locks, so that no client sees the
-/// keyspace half changed (FLUSHALL, SWAPDB).
-/// Inside EXEC (`outer`), the transaction already holds every lock.
-async fn on_all_locked<T: Send + 'static>(
-    shard: &Rc<Shard>,
-    outer: Option<TxId>,
-    f: impl Fn(&Rc<Shard>) -> T + Send + Sync + Clone + 'static,
-) -> Vec<T> {
-    if outer.is_some() {
-        return shard.broadcast_in(outer, f).await;
-    }
-    let tx = shard.new_tx();
-    let mut results = vec![];
-    for s in 0..shard.nshards {
-        let f = f.clone();
-        results.push(shard.lock_and_run(s, tx, move |sh| f(sh)).await);
-    }
-    shard.unlock_all(0..shard.nshards, tx).await;
-    results
-}
-
 async fn swapdb(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
     let dbs = st.shard.config().databases();
     let (Some(a), Some(b)) = (parse_i64(args.get(1)), parse_i64(args.get(2))) else {
@@ -254,22 +235,23 @@ async fn swapdb(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         return st.reply(out).error(errors::DB_INDEX);
     }
     let (a, b) = (a as usize, b as usize);
-    on_all_locked(&st.shard, st.tx, move |sh| {
-        let mut d = sh.data.borrow_mut();
-        d.store.dbs.swap(a, b);
-        // Watchers follow the database number, not its contents.
-        let (x, y) = (a.min(b), a.max(b));
-        if x != y {
-            let (lo, hi) = d.store.dbs.split_at_mut(y);
-            crate::store::Db::swap_watchers(&mut lo[x], &mut hi[0]);
-        }
-        d.dirty += 1;
-        drop(d);
-        if x != y {
-            sh.capture_swapped(&[x, y]);
-        }
-    })
-    .await;
+    st.shard
+        .on_all_locked(st.tx, move |sh| {
+            let mut d = sh.data.borrow_mut();
+            d.store.dbs.swap(a, b);
+            // Watchers follow the database number, not its contents.
+            let (x, y) = (a.min(b), a.max(b));
+            if x != y {
+                let (lo, hi) = d.store.dbs.split_at_mut(y);
+                crate::store::Db::swap_watchers(&mut lo[x], &mut hi[0]);
+            }
+            d.dirty += 1;
+            drop(d);
+            if x != y {
+                sh.capture_swapped(&[x, y]);
+            }
+        })
+        .await;
     st.reply(out).ok();
 }
 
@@ -294,44 +276,109 @@ async fn flush(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>, all: bool)
         return st.reply(out).error(errors::SYNTAX);
     }
     let db = st.db;
-    on_all_locked(&st.shard, st.tx, move |sh| {
-        let mut d = sh.data.borrow_mut();
-        let n: usize = if all {
-            d.store.dbs.iter().map(|x| x.len()).sum()
-        } else {
-            d.store.dbs[db].len()
-        };
-        d.dirty += n as u64;
-        let flushed = if all {
-            0..d.store.dbs.len()
-        } else {
-            db..db + 1
-        };
-        for i in flushed.clone() {
-            d.store.dbs[i].clear();
-        }
-        drop(d);
-        for i in flushed {
-            sh.capture_flush(i);
-        }
-    })
-    .await;
+    st.shard
+        .on_all_locked(st.tx, move |sh| {
+            let mut d = sh.data.borrow_mut();
+            let n: usize = if all {
+                d.store.dbs.iter().map(|x| x.len()).sum()
+            } else {
+                d.store.dbs[db].len()
+            };
+            d.dirty += n as u64;
+            if all {
+                // As Redis kills a saving child: the running save would only write the
+                // data just flushed over the file.
+                if sh.snapshotting.get() {
+                    d.end_snapshot();
+                    sh.snapshotting.set(false);
+                }
+                d.store.dbs.iter_mut().for_each(|x| x.clear());
+            } else {
+                d.flush_db(db);
+            }
+            drop(d);
+            let flushed = if all {
+                0..sh.data.borrow().store.dbs.len()
+            } else {
+                db..db + 1
+            };
+            for i in flushed {
+                sh.capture_flush(i);
+            }
+        })
+        .await;
+    // As Redis: with save points set, FLUSHALL saves the empty dataset at once.
+    if all && !crate::persist::save_points(&st.shard.config()).is_empty() {
+        crate::persist::save::wait_idle().await;
+        let _ = crate::persist::save::foreground(&st.shard, st.tx).await;
+    }
     st.reply(out).ok();
 }
 
-fn shutdown(st: &mut ConnState, args: Args, out: &mut Vec<u8>) {
+async fn shutdown(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
+    use crate::persist::ShutdownSave;
+    let (mut how, mut force, mut abort, mut flags) = (ShutdownSave::Default, false, false, 0);
     for a in args.iter().skip(1) {
-        let known = ["nosave", "save", "now", "force", "abort"];
-        if !known.iter().any(|k| eq_ic(a, k)) {
+        if eq_ic(a, "nosave") {
+            flags |= 1;
+            how = ShutdownSave::NoSave;
+        } else if eq_ic(a, "save") {
+            flags |= 2;
+            how = ShutdownSave::Save;
+        } else if eq_ic(a, "now") {
+            flags |= 4;
+        } else if eq_ic(a, "force") {
+            flags |= 8;
+            force = true;
+        } else if eq_ic(a, "abort") {
+            abort = true;
+        } else {
             return st.reply(out).error(errors::SYNTAX);
         }
-        if eq_ic(a, "abort") {
-            return st.reply(out).error("ERR No shutdown in progress.");
-        }
     }
-    tracing::warn!("User requested shutdown...");
-    tracing::warn!("Tandem is now ready to exit, bye bye...");
-    std::process::exit(0);
+    if (abort && flags != 0) || flags & 3 == 3 {
+        return st.reply(out).error(errors::SYNTAX);
+    }
+    if abort {
+        return st.reply(out).error("ERR No shutdown in progress.");
+    }
+    if crate::persist::shutdown(&st.shard, how, force)
+        .await
+        .is_err()
+    {
+        st.reply(out)
+            .error("ERR Errors trying to SHUTDOWN. Check logs.");
+    }
+}
+
+async fn save(st: &mut ConnState, out: &mut Vec<u8>) {
+    match crate::persist::save::foreground(&st.shard, st.tx).await {
+        Ok(()) => st.reply(out).ok(),
+        Err(e) if e.starts_with("Background save") => st.reply(out).error(format!("ERR {e}")),
+        Err(_) => st.reply(out).error("ERR"),
+    }
+}
+
+/// BGSAVE [SCHEDULE]. Inside EXEC it is scheduled (the transaction holds every shard's lock
+/// the save would begin under), as Redis does.
+async fn bgsave(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
+    if args.len() > 2 || (args.len() == 2 && !eq_ic(args.get(1), "schedule")) {
+        return st.reply(out).error(errors::SYNTAX);
+    }
+    if crate::persist::state().running.is_some() {
+        return st
+            .reply(out)
+            .error("ERR Background save already in progress");
+    }
+    if st.tx.is_some() {
+        crate::persist::state().scheduled = true;
+        return st.reply(out).simple("Background saving scheduled");
+    }
+    match crate::persist::save::background(&st.shard, None).await {
+        Ok(()) => st.reply(out).simple("Background saving started"),
+        Err(e) if e.starts_with("Background save") => st.reply(out).error(format!("ERR {e}")),
+        Err(_) => st.reply(out).error("ERR"),
+    }
 }
 
 async fn client(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
@@ -955,11 +1002,8 @@ pub async fn info_text(shard: &Rc<Shard>, tx: Option<TxId>, wanted: &[String]) -
         );
     }
     if want("persistence") {
-        let started = now_ms() / 1000 - uptime;
-        let _ = write!(
-            t,
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:0\r\nrdb_saves:0\r\nrdb_last_save_time:{started}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\naof_rewrites:0\r\nmodule_fork_in_progress:0\r\n\r\n"
-        );
+        t.push_str(&crate::persist::info(dirty));
+        t.push_str("\r\n");
     }
     if want("stats") {
         let _ = write!(
@@ -1337,6 +1381,28 @@ async fn debug(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         for d in digests {
             r.simple(&d);
         }
+    } else if eq_ic(sub, "reload") {
+        let (mut save, mut flush) = (true, true);
+        for a in args.iter().skip(2) {
+            if eq_ic(a, "nosave") {
+                save = false;
+            } else if eq_ic(a, "noflush") {
+                flush = false;
+            } else if !eq_ic(a, "merge") {
+                return st.reply(out).error(
+                    "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                );
+            }
+        }
+        use crate::persist::load::{reload, ReloadError};
+        match reload(&st.shard, st.tx, save, flush).await {
+            Ok(()) => st.reply(out).ok(),
+            Err(ReloadError::Save(_)) => st.reply(out).error("ERR"),
+            Err(ReloadError::Load(e)) => {
+                tracing::warn!("DEBUG RELOAD: {e}");
+                st.reply(out).error("ERR Error trying to load the RDB dump")
+            }
+        }
     } else if eq_ic(sub, "shard") && args.len() == 3 {
         // Tandem's own: which shard owns a key (hash tags included).
         let s = st.shard.shard_of(args.get(2));
@@ -1355,6 +1421,9 @@ async fn debug(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",
             "    Output a hex signature of the values of all the specified keys.",
+            "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
+            "    Save the RDB on disk and reload it back to memory. By default it will save",
+            "    the RDB file and load it back.",
             "SHARD <key>",
             "    Return the index of the shard (core) that owns <key>.",
             "SET-ACTIVE-EXPIRE <0|1>",

@@ -176,6 +176,7 @@ pub async fn run(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>, readonly
                 let dst_owner = shard.shard_of(&dst);
                 shard
                     .run_on(dst_owner, Some(tx), move |sh| {
+                        sh.before_write(db, &dst);
                         let cfg = sh.config();
                         let mut data = sh.data.borrow_mut();
                         let d = &mut *data;

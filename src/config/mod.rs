@@ -91,6 +91,21 @@ pub fn parse_value(def: &OptionDef, raw: &str) -> Result<Val, String> {
         Kind::Events => crate::server::notify::parse(raw)
             .map(|f| Val::Str(crate::server::notify::format(f)))
             .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()),
+        Kind::SavePoints => {
+            crate::persist::check_save_points(raw)?;
+            Ok(Val::List(if raw.trim().is_empty() {
+                vec![]
+            } else {
+                vec![raw.split_whitespace().collect::<Vec<_>>().join(" ")]
+            }))
+        }
+        Kind::FileName => {
+            if raw.contains('/') {
+                Err("dbfilename can't be a path, just a filename".to_string())
+            } else {
+                Ok(Val::Str(raw.to_string()))
+            }
+        }
         Kind::Str | Kind::Words => {
             if def.flags & options::MULTI != 0 {
                 Ok(Val::List(if raw.is_empty() {
@@ -165,7 +180,8 @@ impl Config {
         let def = &OPTIONS[idx];
         let v = parse_value(def, raw)?;
         match (&mut self.values[idx], v) {
-            (Val::List(cur), Val::List(new)) if append => cur.extend(new),
+            // An empty value (`save ""`) clears a list even in a config file.
+            (Val::List(cur), Val::List(new)) if append && !new.is_empty() => cur.extend(new),
             (slot, v) => *slot = v,
         }
         Ok(())
@@ -233,7 +249,7 @@ impl Config {
                 return Err(err("Bad directive or wrong number of arguments".into()));
             };
             let def = &OPTIONS[idx];
-            let multi_word = matches!(def.kind, Kind::Words);
+            let multi_word = def.kind.is_words();
             if !multi_word && words.len() != 2 {
                 return Err(err("wrong number of arguments".into()));
             }
@@ -305,12 +321,11 @@ pub fn rewrite(cfg: &Config) -> Result<(), String> {
             Val::List(v) => v.iter().map(|x| format!("{} {}", def.name, x)).collect(),
             _ => {
                 let v = cfg.display(idx);
-                let quoted =
-                    if v.is_empty() || (v.contains(' ') && !matches!(def.kind, Kind::Words)) {
-                        format!("\"{v}\"")
-                    } else {
-                        v
-                    };
+                let quoted = if v.is_empty() || (v.contains(' ') && !def.kind.is_words()) {
+                    format!("\"{v}\"")
+                } else {
+                    v
+                };
                 vec![format!("{} {}", def.name, quoted)]
             }
         }

@@ -16,8 +16,12 @@ pub enum Kind {
     },
     Str,
     Enum(&'static [&'static str]),
-    /// Free text with several words (save points, bind addresses, buffer limits).
+    /// Free text with several words (bind addresses, buffer limits).
     Words,
+    /// Save points: pairs of seconds and changes (`save 900 1 300 10`), or "" for none.
+    SavePoints,
+    /// A file name without a directory (`dbfilename`).
+    FileName,
     /// Keyspace event classes (`notify-keyspace-events`), kept in canonical form.
     Events,
 }
@@ -130,10 +134,13 @@ options! {
     LuaTimeLimit = "busy-reply-threshold" ["lua-time-limit"]: Int { min: 0, max: I64MAX }, "5000", ACCEPTED;
     // Persistence.
     Dir = "dir": Str, ".", 0;
-    Dbfilename = "dbfilename": Str, "dump.rdb", 0;
-    Save = "save": Words, "", MULTI;
+    Dbfilename = "dbfilename": FileName, "dump.rdb", 0;
+    Save = "save": SavePoints, "", MULTI;
     Rdbcompression = "rdbcompression": Bool, "yes", 0;
     Rdbchecksum = "rdbchecksum": Bool, "yes", IMMUTABLE;
+    // Test knobs, as Redis's hidden ones: microseconds of delay per key saved or loaded.
+    RdbKeySaveDelay = "rdb-key-save-delay": Int { min: 0, max: I64MAX }, "0", 0;
+    KeyLoadDelay = "key-load-delay": Int { min: 0, max: I64MAX }, "0", 0;
     StopWritesOnBgsaveError = "stop-writes-on-bgsave-error": Bool, "yes", ACCEPTED;
     Appendonly = "appendonly": Bool, "no", 0;
     Appendfilename = "appendfilename": Str, "appendonly.aof", IMMUTABLE;
@@ -160,6 +167,13 @@ options! {
     // Testing aid: shifts the wall clock the write stamps are made from (clock skew between
     // nodes); expiry still uses the real clock.
     StampClockOffsetMs = "stamp-clock-offset-ms": Int { min: -(1 << 40), max: 1 << 40 }, "0", IMMUTABLE;
+}
+
+impl Kind {
+    /// Whether a config-file line may give the value as several words.
+    pub fn is_words(self) -> bool {
+        matches!(self, Kind::Words | Kind::SavePoints)
+    }
 }
 
 impl Opt {

@@ -130,15 +130,6 @@ fn scored(items: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, f64)>, Corrupt> {
         .collect()
 }
 
-/// Decodes one value given as its RDB type byte followed by its encoding (a DUMP payload
-/// without the version and checksum footer).
-pub fn decode_value(payload: &[u8]) -> Result<Loaded, Corrupt> {
-    let (&t, rest) = payload
-        .split_first()
-        .ok_or_else(|| Corrupt("empty value".into()))?;
-    value_at(t, rest)
-}
-
 /// One value of type `t` (the type byte already read).
 pub fn value(d: &mut Decoder, t: u8) -> Result<Loaded, Corrupt> {
     let lp = |d: &mut Decoder| -> Result<Vec<Vec<u8>>, Corrupt> {
@@ -217,121 +208,212 @@ pub fn value(d: &mut Decoder, t: u8) -> Result<Loaded, Corrupt> {
     })
 }
 
-/// What [`visit`] finds in a file, in file order.
-pub enum Item<'a> {
-    /// A key; `value` is its RDB type byte's encoding, to decode with [`value_at`].
-    Key {
-        db: usize,
-        key: Vec<u8>,
-        kind: u8,
-        value: &'a [u8],
-        expire_at: u64,
-        stamp: Option<u64>,
-    },
-    /// An AUX field other than a key's stamp, with the database selected at that point.
-    Aux {
-        db: usize,
-        key: Vec<u8>,
-        value: Vec<u8>,
-    },
+/// Decodes one value given as its RDB type byte followed by its encoding (a DUMP payload
+/// without the version and checksum footer).
+pub fn decode_value(payload: &[u8]) -> Result<Loaded, Corrupt> {
+    let (&t, rest) = payload
+        .split_first()
+        .ok_or_else(|| Corrupt("empty value".into()))?;
+    value(&mut Decoder::new(rest), t)
 }
 
-/// Walks a whole file without decoding values, calling `f` for every key and AUX field;
-/// checks the CRC-64 footer at the end. Returns the RDB version.
-pub fn visit(buf: &[u8], mut f: impl FnMut(Item)) -> Result<u32, Corrupt> {
-    let mut d = Decoder::new(buf);
-    let version = d.header()?;
-    let (mut db, mut expire_at, mut stamp) = (0usize, 0u64, None);
-    loop {
-        let t = d.byte()?;
-        match t {
-            op::EOF => break,
-            op::SELECTDB => db = d.length()? as usize,
-            op::RESIZEDB => {
-                d.length()?;
-                d.length()?;
+/// Steps over a value of type `t` without decoding it (a shard loading a file passes over
+/// the keys other shards own).
+pub fn skip_value(d: &mut Decoder, t: u8) -> Result<(), Corrupt> {
+    let count = |d: &mut Decoder| -> Result<u64, Corrupt> { d.length() };
+    match t {
+        kind::STRING
+        | kind::HASH_ZIPMAP
+        | kind::LIST_ZIPLIST
+        | kind::SET_INTSET
+        | kind::ZSET_ZIPLIST
+        | kind::HASH_ZIPLIST
+        | kind::HASH_LISTPACK
+        | kind::ZSET_LISTPACK => d.skip_string()?,
+        kind::LIST | kind::SET | kind::LIST_QUICKLIST => {
+            for _ in 0..count(d)? {
+                d.skip_string()?;
             }
-            op::AUX => {
-                let (k, v) = (d.string()?, d.string()?);
-                if k == STAMP_AUX {
-                    stamp = std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok());
-                } else {
-                    f(Item::Aux {
-                        db,
-                        key: k,
-                        value: v,
-                    });
+        }
+        kind::HASH => {
+            for _ in 0..count(d)? {
+                d.skip_string()?;
+                d.skip_string()?;
+            }
+        }
+        kind::ZSET_2 => {
+            for _ in 0..count(d)? {
+                d.skip_string()?;
+                d.bytes(8)?;
+            }
+        }
+        kind::ZSET => {
+            for _ in 0..count(d)? {
+                d.skip_string()?;
+                match d.byte()? {
+                    253..=255 => {}
+                    n => {
+                        d.bytes(n as usize)?;
+                    }
                 }
             }
-            op::EXPIRETIME_MS => expire_at = d.u64_le()?,
-            op::EXPIRETIME => {
-                let secs = u32::from_le_bytes(d.bytes(4)?.try_into().unwrap());
-                expire_at = secs as u64 * 1000;
+        }
+        kind::LIST_QUICKLIST_2 => {
+            for _ in 0..count(d)? {
+                count(d)?;
+                d.skip_string()?;
             }
-            op::IDLE => {
-                d.length()?;
-            }
-            op::FREQ => {
-                d.byte()?;
-            }
-            op::FUNCTION2 => {
-                d.string()?;
-            }
-            op::MODULE_AUX => return Err(Corrupt("module data is not supported".into())),
-            t => {
-                let key = d.string()?;
-                let from = d.pos;
-                value(&mut d, t)?;
-                f(Item::Key {
-                    db,
-                    key,
-                    kind: t,
-                    value: &buf[from..d.pos],
-                    expire_at,
-                    stamp: stamp.take(),
-                });
-                expire_at = 0;
+        }
+        other => return Err(Corrupt(format!("unsupported value type {other}"))),
+    }
+    Ok(())
+}
+
+/// What precedes a key's value in a file.
+#[derive(Debug)]
+pub struct KeyHead<'a> {
+    pub db: usize,
+    pub key: std::borrow::Cow<'a, [u8]>,
+    /// The value's type byte.
+    pub kind: u8,
+    /// Absolute Unix ms, 0 for none.
+    pub expire_at: u64,
+    /// The `mvcc-tstamp` AUX field that preceded the key, if any.
+    pub stamp: Option<u64>,
+}
+
+/// One step through a file.
+#[derive(Debug)]
+pub enum Item<'a> {
+    /// A key. The reader then stands at its value, which the caller reads
+    /// ([`Reader::value`]) or steps over ([`Reader::skip`]) before the next item.
+    Key(KeyHead<'a>),
+    /// An AUX field other than a key's stamp.
+    Aux(Vec<u8>, Vec<u8>),
+    /// The EOF opcode; [`Reader::finish`] checks the footer.
+    End,
+}
+
+/// Reads a file one key at a time, so that a loader never holds more than one decoded value.
+pub struct Reader<'a> {
+    pub d: Decoder<'a>,
+    pub version: u32,
+    db: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// Checks the header.
+    pub fn new(buf: &'a [u8]) -> Result<Self, Corrupt> {
+        let mut d = Decoder::new(buf);
+        let version = d.header()?;
+        Ok(Reader { d, version, db: 0 })
+    }
+
+    /// Bytes read so far.
+    pub fn pos(&self) -> usize {
+        self.d.pos
+    }
+
+    /// The database selected at this point of the file.
+    pub fn db(&self) -> usize {
+        self.db
+    }
+
+    pub fn next_item(&mut self) -> Result<Item<'a>, Corrupt> {
+        let d = &mut self.d;
+        let (mut expire_at, mut stamp) = (0u64, None);
+        loop {
+            match d.byte()? {
+                op::EOF => return Ok(Item::End),
+                op::SELECTDB => self.db = d.length()? as usize,
+                op::RESIZEDB => {
+                    d.length()?;
+                    d.length()?;
+                }
+                op::AUX => {
+                    let (k, v) = (d.string()?, d.string()?);
+                    if k != STAMP_AUX {
+                        return Ok(Item::Aux(k, v));
+                    }
+                    stamp = std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok());
+                }
+                op::EXPIRETIME_MS => expire_at = d.u64_le()?,
+                op::EXPIRETIME => {
+                    let secs = u32::from_le_bytes(d.bytes(4)?.try_into().unwrap());
+                    expire_at = secs as u64 * 1000;
+                }
+                op::IDLE => {
+                    d.length()?;
+                }
+                op::FREQ => {
+                    d.byte()?;
+                }
+                op::FUNCTION2 => {
+                    d.string()?;
+                }
+                op::MODULE_AUX => return Err(Corrupt("module data is not supported".into())),
+                kind => {
+                    let key = d.string_ref()?;
+                    return Ok(Item::Key(KeyHead {
+                        db: self.db,
+                        key,
+                        kind,
+                        expire_at,
+                        stamp,
+                    }));
+                }
             }
         }
     }
-    d.check_footer(version)?;
-    Ok(version)
-}
 
-/// Decodes a value [`visit`] found.
-pub fn value_at(kind: u8, encoded: &[u8]) -> Result<Loaded, Corrupt> {
-    value(&mut Decoder::new(encoded), kind)
+    /// The value of the key [`Reader::next_item`] returned.
+    pub fn value(&mut self, kind: u8) -> Result<Loaded, Corrupt> {
+        value(&mut self.d, kind)
+    }
+
+    /// Steps over the value of the key [`Reader::next_item`] returned.
+    pub fn skip(&mut self, kind: u8) -> Result<(), Corrupt> {
+        skip_value(&mut self.d, kind)
+    }
+
+    /// After [`Item::End`]: checks the CRC-64 footer (unless `verify` is off, as with
+    /// `rdbchecksum no`).
+    pub fn finish(&mut self, verify: bool) -> Result<(), Corrupt> {
+        if verify {
+            self.d.check_footer(self.version)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// Reads a whole file: its records in order, and its metadata. Checks the CRC-64 footer.
 pub fn read_all(buf: &[u8]) -> Result<(Meta, Vec<Record>), Corrupt> {
-    let mut meta = Meta::default();
+    let mut r = Reader::new(buf)?;
+    let mut meta = Meta {
+        version: r.version,
+        ..Default::default()
+    };
     let mut records = vec![];
-    let mut bad = None;
-    meta.version = visit(buf, |item| match item {
-        Item::Aux { key, value, .. } => meta.aux.push((key, value)),
-        Item::Key {
-            db,
-            key,
-            kind,
-            value,
-            expire_at,
-            stamp,
-        } => match value_at(kind, value) {
-            Ok(value) => records.push(Record {
-                db,
-                key,
-                value,
-                expire_at,
-                stamp,
-            }),
-            Err(e) => bad = Some(e),
-        },
-    })?;
-    match bad {
-        Some(e) => Err(e),
-        None => Ok((meta, records)),
+    loop {
+        match r.next_item()? {
+            Item::End => break,
+            Item::Aux(k, v) => meta.aux.push((k, v)),
+            Item::Key(h) => {
+                let (db, key, expire_at, stamp) = (h.db, h.key.into_owned(), h.expire_at, h.stamp);
+                let value = r.value(h.kind)?;
+                records.push(Record {
+                    db,
+                    key,
+                    value,
+                    expire_at,
+                    stamp,
+                });
+            }
+        }
     }
+    r.finish(true)?;
+    Ok((meta, records))
 }
 
 #[cfg(test)]
@@ -377,6 +459,45 @@ mod tests {
         );
         assert_eq!(recs[1].stamp, Some(100));
         assert_eq!(recs[1].expire_at, 0);
+    }
+
+    #[test]
+    fn skipping_lands_where_reading_does() {
+        let mut e = Encoder::new(true);
+        e.header(1, 2);
+        e.select_db(0, 3, 0);
+        let big: Vec<u8> = b"abc".repeat(100);
+        for (t, payload) in [
+            (kind::STRING, vec![&big[..]]),
+            (kind::SET, vec![&b"1"[..], b"x", &big[..]]),
+        ] {
+            e.key_preamble(5, 0);
+            e.byte(t);
+            e.string(b"key");
+            if t != kind::STRING {
+                e.length(payload.len() as u64);
+            }
+            for p in payload {
+                e.string(p);
+            }
+        }
+        let file = e.finish();
+        let mut a = Reader::new(&file).unwrap();
+        let mut b = Reader::new(&file).unwrap();
+        loop {
+            let (ia, ib) = (a.next_item().unwrap(), b.next_item().unwrap());
+            match (ia, ib) {
+                (Item::End, Item::End) => break,
+                (Item::Key(h), Item::Key(_)) => {
+                    a.value(h.kind).unwrap();
+                    b.skip(h.kind).unwrap();
+                    assert_eq!(a.pos(), b.pos());
+                }
+                (Item::Aux(..), Item::Aux(..)) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        a.finish(true).unwrap();
     }
 
     #[test]

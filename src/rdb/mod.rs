@@ -246,6 +246,34 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// A string borrowed from the buffer when it is stored plain (keys, mostly).
+    pub fn string_ref(&mut self) -> Result<std::borrow::Cow<'a, [u8]>, Corrupt> {
+        let at = self.pos;
+        match self.len_or_enc()? {
+            Ok(n) => Ok(std::borrow::Cow::Borrowed(self.bytes(n as usize)?)),
+            Err(_) => {
+                self.pos = at;
+                Ok(std::borrow::Cow::Owned(self.string()?))
+            }
+        }
+    }
+
+    /// Steps over a string without decoding it.
+    pub fn skip_string(&mut self) -> Result<(), Corrupt> {
+        match self.len_or_enc()? {
+            Ok(n) => self.bytes(n as usize).map(drop),
+            Err(0) => self.bytes(1).map(drop),
+            Err(1) => self.bytes(2).map(drop),
+            Err(2) => self.bytes(4).map(drop),
+            Err(3) => {
+                let clen = self.length()? as usize;
+                self.length()?;
+                self.bytes(clen).map(drop)
+            }
+            Err(_) => Err(self.bad("unknown string encoding")),
+        }
+    }
+
     pub fn u64_le(&mut self) -> Result<u64, Corrupt> {
         Ok(u64::from_le_bytes(self.bytes(8)?.try_into().unwrap()))
     }

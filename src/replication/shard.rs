@@ -131,7 +131,8 @@ fn touched<'a>(def: &CommandDef, args: &Args<'a>, db: usize, mut f: impl FnMut(u
 }
 
 impl Shard {
-    /// Runs `f`, a write of command `cmd`, and records what it changed when capturing is on.
+    /// Runs `f`, a write of command `cmd`: every write goes through here. It lets a running
+    /// snapshot copy what is about to change, and records what changed when capturing is on.
     pub fn captured<'a, R>(
         self: &Rc<Self>,
         cmd: usize,
@@ -139,6 +140,8 @@ impl Shard {
         db: usize,
         f: impl FnOnce() -> R,
     ) -> R {
+        // A running snapshot keeps what the write is about to change (persistence).
+        self.before_write_cmd(cmd, args, db);
         if !self.repl.capture.get() {
             return f();
         }

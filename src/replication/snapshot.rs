@@ -1,13 +1,14 @@
 //! Full sync in RDB form: each shard writes its keys in chunks while it keeps serving, and a
 //! receiving node turns the file's keys back into records to merge by stamp (DESIGN §6).
 //!
-//! Beside Redis's records the file carries Tandem's own AUX fields, which Redis skips:
-//! `tandem-del` (8-byte LE stamp + key: a tombstone in the database selected at that point)
-//! and `tandem-flush` (8-byte LE stamp: that database's last flush).
+//! Beside Redis's records the file carries Tandem's own AUX fields, which Redis skips (the
+//! same in files on disk, see `persist`):
+//! `tandem-del` = stamp (u64 LE) + db (u32 LE) + key: a tombstone, and
+//! `tandem-flush` = stamp (u64 LE) + db (u32 LE): that database's last flush.
 
 use super::record::{self, put_varint};
-use crate::rdb::load::Item;
-use crate::rdb::Encoder;
+use crate::rdb::load::{Item, Reader};
+use crate::rdb::{Corrupt, Encoder};
 use crate::shard::Shard;
 use crate::util::now_ms;
 
@@ -40,14 +41,7 @@ impl Shard {
         let d = &data.store.dbs[db];
         let mut enc = Encoder::new(compress);
         if top.is_none() {
-            if d.flushed_at != 0 {
-                enc.aux(FLUSH_AUX, &d.flushed_at.to_le_bytes());
-            }
-            for (k, stamp) in d.tombstone_iter() {
-                let mut v = stamp.to_le_bytes().to_vec();
-                v.extend_from_slice(k);
-                enc.aux(TOMBSTONE_AUX, &v);
-            }
+            db_aux(db, d, &mut enc);
         }
         let now = now_ms();
         let next = d.scan(top, max, |k, e| {
@@ -59,38 +53,69 @@ impl Shard {
     }
 }
 
-/// Turns what a file holds into records, appending to `out`; `Ok(false)` for a file item
-/// that is not data (Redis's own AUX fields).
-pub fn item_to_record(item: &Item, out: &mut Vec<u8>) -> bool {
-    match item {
-        Item::Key {
-            db,
-            key,
-            kind,
-            value,
-            expire_at,
-            stamp,
-        } => {
-            out.push(record::PUT);
-            put_varint(out, *db as u64);
-            out.extend_from_slice(&stamp.unwrap_or(0).to_le_bytes());
-            put_varint(out, key.len() as u64);
-            out.extend_from_slice(key);
-            out.extend_from_slice(&expire_at.to_le_bytes());
-            put_varint(out, value.len() as u64 + 1);
-            out.push(*kind);
-            out.extend_from_slice(value);
-            true
-        }
-        Item::Aux { db, key, value } if key == TOMBSTONE_AUX && value.len() >= 8 => {
-            let stamp = u64::from_le_bytes(value[..8].try_into().unwrap());
-            record::del(out, *db, &value[8..], stamp);
-            true
-        }
-        Item::Aux { db, key, value } if key == FLUSH_AUX && value.len() == 8 => {
-            record::flush(out, *db, u64::from_le_bytes(value[..].try_into().unwrap()));
-            true
-        }
-        Item::Aux { .. } => false,
+/// Writes a database's tombstones and flush stamp as AUX fields.
+pub fn db_aux(db: usize, d: &crate::store::Db, enc: &mut Encoder) {
+    let head = |stamp: u64| {
+        let mut v = stamp.to_le_bytes().to_vec();
+        v.extend_from_slice(&(db as u32).to_le_bytes());
+        v
+    };
+    if d.flushed_at != 0 {
+        enc.aux(FLUSH_AUX, &head(d.flushed_at));
     }
+    for (k, stamp) in d.tombstone_iter() {
+        let mut v = head(stamp);
+        v.extend_from_slice(k);
+        enc.aux(TOMBSTONE_AUX, &v);
+    }
+}
+
+/// Appends the record a Tandem AUX field stands for; false for any other AUX field.
+pub fn aux_to_record(key: &[u8], value: &[u8], out: &mut Vec<u8>) -> bool {
+    if value.len() < 12 {
+        return false;
+    }
+    let stamp = u64::from_le_bytes(value[..8].try_into().unwrap());
+    let db = u32::from_le_bytes(value[8..12].try_into().unwrap()) as usize;
+    match key {
+        TOMBSTONE_AUX => record::del(out, db, &value[12..], stamp),
+        FLUSH_AUX if value.len() == 12 => record::flush(out, db, stamp),
+        _ => return false,
+    }
+    true
+}
+
+/// Walks a whole RDB file (a full sync), handing `emit` the records of each key and each
+/// Tandem AUX field; values stay in their RDB encoding (decoded by the shard that applies
+/// them). Checks the CRC-64 footer.
+pub fn file_to_records(buf: &[u8], mut emit: impl FnMut(&[u8])) -> Result<(), Corrupt> {
+    let mut r = Reader::new(buf)?;
+    let mut rec = Vec::with_capacity(256);
+    loop {
+        rec.clear();
+        match r.next_item()? {
+            Item::End => break,
+            Item::Aux(k, v) => {
+                aux_to_record(&k, &v, &mut rec);
+            }
+            Item::Key(h) => {
+                let from = r.pos();
+                r.skip(h.kind)?;
+                let value = &buf[from..r.pos()];
+                rec.push(record::PUT);
+                put_varint(&mut rec, h.db as u64);
+                rec.extend_from_slice(&h.stamp.unwrap_or(0).to_le_bytes());
+                put_varint(&mut rec, h.key.len() as u64);
+                rec.extend_from_slice(&h.key);
+                rec.extend_from_slice(&h.expire_at.to_le_bytes());
+                put_varint(&mut rec, value.len() as u64 + 1);
+                rec.push(h.kind);
+                rec.extend_from_slice(value);
+            }
+        }
+        if !rec.is_empty() {
+            emit(&rec);
+        }
+    }
+    r.finish(true)
 }

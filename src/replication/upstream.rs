@@ -351,14 +351,10 @@ async fn full_sync(node: &Rc<Node>, link: &Upstream, c: &mut Conn) -> Io<()> {
     let mut parts: Vec<Vec<u8>> = vec![vec![]; node.shard.nshards];
     let mut sends = vec![];
     let mut failed = None;
-    let r = crate::rdb::load::visit(&rdb, |item| {
-        let mut rec = vec![];
-        if !super::snapshot::item_to_record(&item, &mut rec) {
-            return;
-        }
+    let r = super::snapshot::file_to_records(&rdb, |rec| {
         route(
             node,
-            &rec,
+            rec,
             &mut parts,
             PART_BYTES,
             |s, batch| sends.push((s, batch)),

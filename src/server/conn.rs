@@ -409,6 +409,9 @@ fn admit(st: &ConnState, args: &Args) -> Result<(usize, Option<&'static str>), R
     if def.is_write() && st.shard.repl.read_only.get() {
         return Err((Some(idx), READONLY.as_bytes().to_vec()));
     }
+    if def.flags & flags::LOADING == 0 && crate::persist::loading() {
+        return Err((Some(idx), crate::persist::LOADING_ERROR.as_bytes().to_vec()));
+    }
     if st.resp == 2 && st.subs.active() && !pubsub::allowed_when_subscribed(args.get(0)) {
         let full = match sub {
             Some(s) => format!("{}|{s}", def.name),

@@ -200,6 +200,9 @@ struct ShardStart {
     connections: Arc<AtomicUsize>,
     /// This process's id among replicating nodes (REPLCONF uuid).
     node_id: uuid::Uuid,
+    /// The RDB file to load at boot, if there is one, and how many shards are still loading.
+    rdb: Option<Arc<crate::persist::load::Mapped>>,
+    loading: Arc<AtomicUsize>,
 }
 
 /// Starts the server and runs until it is shut down.
@@ -238,6 +241,19 @@ pub fn run(cfg: Config) -> Result<(), String> {
             uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
         u[..40].into()
     };
+    crate::persist::state().lastsave = now_ms() / 1000;
+    let rdb_path = crate::persist::rdb_path(&cfg);
+    let rdb = crate::persist::load::Mapped::open(&rdb_path)
+        .map_err(|e| format!("Fatal error loading the DB {}: {e}", rdb_path.display()))?
+        .map(Arc::new);
+    if let Some(f) = &rdb {
+        tracing::info!(
+            "Loading RDB {} ({} bytes)",
+            rdb_path.display(),
+            f.bytes().len()
+        );
+        crate::persist::loading_started(f.bytes().len() as u64, nshards);
+    }
     let kick_ms = cfg.int(Opt::ExecutorKickMs) as u64;
     if kick_ms > 0 {
         kick::install();
@@ -252,6 +268,8 @@ pub fn run(cfg: Config) -> Result<(), String> {
         node_id: uuid::Uuid::new_v4(),
         listeners: Arc::new(listeners),
         connections: Arc::new(AtomicUsize::new(0)),
+        rdb,
+        loading: Arc::new(AtomicUsize::new(nshards)),
     };
     let preempt = Duration::from_micros(cfg.int(Opt::PreemptTimerUs) as u64);
     let spin = Duration::from_micros(cfg.int(Opt::SpinBeforeParkUs) as u64);
@@ -357,6 +375,9 @@ async fn shard_main(id: usize, start: ShardStart) {
             start.connections.clone(),
         )));
     }
+    if let Some(file) = start.rdb {
+        crate::persist::load::at_boot(&shard, file, start.loading).await;
+    }
     // Shards run until the process exits (SHUTDOWN or a signal).
     std::future::pending::<()>().await;
     drop(accepts);
@@ -431,6 +452,7 @@ async fn start_connection(shard: Rc<Shard>, mut stream: TcpStream, connections: 
 /// The shard's background cycle, `hz` times a second, in a low-priority task queue.
 async fn cron(shard: Rc<Shard>) {
     let mut rng = Rng::new(now_ms() ^ (shard.id as u64) << 32);
+    let mut persist_checked = std::time::Instant::now();
     loop {
         // As Redis: any value is accepted, the cycle runs at 1 to 500 Hz.
         let hz = shard.config().int(Opt::Hz).clamp(1, 500) as u64;
@@ -441,6 +463,12 @@ async fn cron(shard: Rc<Shard>) {
             active_expire(&shard, now, &mut rng);
         }
         shard.publish_expired(notify::enabled(&shard.config()));
+        // Save points, scheduled saves and termination signals: once a second, on shard 0.
+        let signalled = crate::persist::SHUTDOWN_SIGNAL.load(Ordering::Relaxed) != 0;
+        if shard.id == 0 && (signalled || persist_checked.elapsed() >= Duration::from_secs(1)) {
+            persist_checked = std::time::Instant::now();
+            crate::persist::cron(&shard).await;
+        }
         let total = shard.data.borrow().cmdstats.total_commands;
         {
             let mut c = shard.counters.borrow_mut();

@@ -318,6 +318,9 @@ async fn run_gathered(
         .into_iter()
         .map(|(s, w)| {
             shard.run_on(s, Some(tx.id), move |sh| {
+                for (d, k, _) in &w {
+                    sh.before_write(*d, k);
+                }
                 let mut data = sh.data.borrow_mut();
                 let mut written = vec![];
                 for (d, k, e) in w {

@@ -76,6 +76,10 @@ pub struct ShardData {
     /// Writes since the last save (`rdb_changes_since_last_save`).
     pub dirty: u64,
     pub cmdstats: CommandStats,
+    /// The running snapshot's shard-wide state, if one is running (see `persist::save`).
+    pub snapshot: Option<crate::persist::save::ShardSnapshot>,
+    /// `dirty` when the running snapshot began: a successful save takes it off.
+    pub dirty_at_snapshot: u64,
 }
 
 pub struct Shard {
@@ -105,6 +109,11 @@ pub struct Shard {
     pub repl: crate::replication::shard::ShardRepl,
     /// Set only on the replication executor's member of the mesh.
     pub node: std::cell::OnceCell<Rc<crate::replication::Node>>,
+    /// Whether a snapshot of this shard is running: the one check every write pays for it
+    /// (see [`Shard::before_write`]).
+    pub snapshotting: Cell<bool>,
+    /// The low-priority task queue snapshots are written from, made on first use.
+    pub snapshot_queue: Cell<Option<glommio::TaskQueueHandle>>,
 }
 
 /// Per-shard connection and traffic counters for INFO stats.
@@ -170,6 +179,8 @@ impl Shard {
                 ks: KeyspaceStats::default(),
                 dirty: 0,
                 cmdstats: CommandStats::default(),
+                snapshot: None,
+                dirty_at_snapshot: 0,
             }),
             config: RefCell::new(config),
             clients: RefCell::new(ClientRegistry::default()),
@@ -197,7 +208,43 @@ impl Shard {
             coarse_now: Cell::new(std::time::Instant::now()),
             repl: crate::replication::shard::ShardRepl::new(node_id.as_u128()),
             node: Default::default(),
+            snapshotting: Cell::new(false),
+            snapshot_queue: Cell::new(None),
         })
+    }
+
+    /// The pre-write hook of snapshots: call it before a write changes `key` in database
+    /// `db` of this shard (every key of every write command, on every path that writes:
+    /// [`Shard::execute`], blocked clients served, `coord`'s per-shard parts and write-backs,
+    /// SORT's STORE). While a snapshot runs and has yet to write the key, it keeps a copy of
+    /// the key as it is; otherwise it costs one `Cell` check. Removals by expiry need no call
+    /// (the table handles them), and keyspace-wide writes hand whole databases to the
+    /// snapshot instead ([`ShardData::flush_db`]).
+    #[inline]
+    pub fn before_write(&self, db: usize, key: &[u8]) {
+        if self.snapshotting.get() {
+            self.data.borrow_mut().store.dbs[db].before_write(key);
+        }
+    }
+
+    /// [`Shard::before_write`] for every key a write command is about to change. COPY and
+    /// MOVE also name a database in their arguments: their keys are covered in every one.
+    #[inline]
+    pub fn before_write_cmd(&self, cmd: usize, args: &Args, db: usize) {
+        if !self.snapshotting.get() {
+            return;
+        }
+        let def = &COMMANDS[cmd];
+        let other_dbs = matches!(def.name, "copy" | "move");
+        for p in def.key_positions(args) {
+            let key = args.get(p);
+            if other_dbs {
+                let n = self.data.borrow().store.dbs.len();
+                (0..n).for_each(|d| self.before_write(d, key));
+            } else {
+                self.before_write(db, key);
+            }
+        }
     }
 
     /// The shard that owns `key`.
@@ -315,6 +362,27 @@ impl Shard {
         } else {
             self.send(to, Msg::Unlock { tx }).await;
         }
+    }
+
+    /// Runs `f` on every shard while holding all their locks, so that no client sees the
+    /// keyspace half changed (FLUSHALL, SWAPDB, the start of a snapshot). Inside EXEC
+    /// (`outer`), the transaction already holds every lock.
+    pub async fn on_all_locked<T: Send + 'static>(
+        self: &Rc<Self>,
+        outer: Option<TxId>,
+        f: impl Fn(&Rc<Shard>) -> T + Send + Sync + Clone + 'static,
+    ) -> Vec<T> {
+        if outer.is_some() {
+            return self.broadcast_in(outer, f).await;
+        }
+        let tx = self.new_tx();
+        let mut results = vec![];
+        for s in 0..self.nshards {
+            let f = f.clone();
+            results.push(self.lock_and_run(s, tx, move |sh| f(sh)).await);
+        }
+        self.unlock_all(0..self.nshards, tx).await;
+        results
     }
 
     /// Runs `f` on every shard at once; results in shard order.

@@ -38,6 +38,27 @@ pub struct Db {
     pub keep_tombstones: bool,
     /// The stamp of the last FLUSHDB/FLUSHALL of this database: it hides every older write.
     pub flushed_at: u64,
+    /// This database's part in a running snapshot, if one is running (see [`Snap`]).
+    snap: Option<Box<Snap>>,
+}
+
+/// A database's part in a running snapshot: which entries still hold the state the snapshot
+/// must write, and copies of those that changed since.
+///
+/// The snapshot walks table positions from the top down. Invariant: every position at or
+/// above `cursor` holds an entry already written or created after the snapshot began; every
+/// position below it holds an entry as of the snapshot's start, unless its key is in `skip`.
+/// A removal (`swap_remove`) below the cursor moves the last entry, which is above it, into
+/// the hole, so that entry's key goes into `skip`; new keys are appended, above the cursor.
+#[derive(Debug)]
+pub struct Snap {
+    /// The database number the snapshot writes these keys under (SWAPDB moves a database's
+    /// contents, and its snapshot state with them, to another number).
+    pub origin: usize,
+    cursor: usize,
+    skip: std::collections::HashSet<Key, Hasher>,
+    /// Entries copied before their first change, as they were when the snapshot began.
+    saved: Vec<(Key, Entry)>,
 }
 
 impl Db {
@@ -104,6 +125,11 @@ impl Db {
         if self.keep_tombstones {
             self.tombstones.insert(key.into(), stamp);
         }
+    }
+
+    /// A tombstone read back from a snapshot file.
+    pub fn restore_tombstone(&mut self, key: &[u8], stamp: u64) {
+        self.tombstones.insert(key.into(), stamp);
     }
 
     pub fn tombstones(&self) -> usize {
@@ -200,6 +226,14 @@ impl Db {
 
     fn remove_index(&mut self, idx: usize) -> (Key, Entry) {
         let (k, e) = self.map.swap_remove_index(idx).unwrap();
+        if let Some(s) = &mut self.snap {
+            // The entry that was last (at the new length) now sits at `idx`.
+            let len = self.map.len();
+            if idx < s.cursor && s.cursor <= len {
+                s.skip.insert(self.map.key(idx).clone());
+            }
+            s.cursor = s.cursor.min(len);
+        }
         self.touch_watched(&k);
         if e.expire_at != 0 {
             self.volatile.swap_remove(&*k);
@@ -267,6 +301,77 @@ impl Db {
         self.map.clear();
         self.volatile = IndexSet::default();
         self.tombstones.clear();
+        self.snap = None;
+    }
+
+    /// Moves the keys out into a new database, leaving this one empty (its watchers stay):
+    /// a flush during a snapshot hands the old contents to the snapshot instead of freeing
+    /// them.
+    pub fn take_keys(&mut self) -> Db {
+        Db {
+            map: std::mem::take(&mut self.map),
+            volatile: std::mem::take(&mut self.volatile),
+            snap: self.snap.take(),
+            ..Default::default()
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Snapshots (see [`Snap`]).
+
+    /// Starts this database's part of a snapshot, as of now, written as database `origin`.
+    pub fn begin_snapshot(&mut self, origin: usize) {
+        self.snap = Some(Box::new(Snap {
+            origin,
+            cursor: self.map.len(),
+            skip: Default::default(),
+            saved: vec![],
+        }));
+    }
+
+    pub fn snapshot(&self) -> Option<&Snap> {
+        self.snap.as_deref()
+    }
+
+    /// Before `key` changes: if the snapshot has yet to write it, keeps a copy of it as it is.
+    pub fn before_write(&mut self, key: &[u8]) {
+        let Some(s) = &mut self.snap else { return };
+        match self.map.get_index_of(key) {
+            Some(idx) if idx < s.cursor && !s.skip.contains(key) => {
+                let (k, e) = self.map.get_index(idx).unwrap();
+                s.skip.insert(k.clone());
+                s.saved.push((k.clone(), e.clone()));
+            }
+            _ => {}
+        }
+    }
+
+    /// Hands the snapshot's next entry to `write`: walks the table down, then the saved
+    /// copies. Returns false (writing nothing) when this database's part is done.
+    pub fn snapshot_step(&mut self, write: impl FnOnce(&[u8], &Entry)) -> bool {
+        let Some(s) = self.snap.as_mut() else {
+            return false;
+        };
+        while s.cursor > 0 {
+            s.cursor -= 1;
+            let (k, e) = self.map.get_index(s.cursor).unwrap();
+            if s.skip.is_empty() || !s.skip.contains(&**k) {
+                write(k, e);
+                return true;
+            }
+        }
+        match s.saved.pop() {
+            Some((k, e)) => {
+                write(&k, &e);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends this database's part of a snapshot (finished or abandoned).
+    pub fn end_snapshot(&mut self) {
+        self.snap = None;
     }
 
     /// The key at a position, for random picks and sampling.
@@ -385,5 +490,83 @@ mod tests {
         for (k, _) in db.iter() {
             assert!(seen.contains(k));
         }
+    }
+
+    /// A snapshot taken while keys are written, deleted, expired and created writes exactly
+    /// the keys and values of the instant it began, each once.
+    #[test]
+    fn snapshot_holds_its_instant_under_writes() {
+        use std::collections::HashMap;
+        let mut rng = crate::util::Rng::new(7);
+        for round in 0..50 {
+            let mut db = Db::default();
+            let mut st = KeyspaceStats::default();
+            let n = 1 + rng.below(300);
+            for i in 0..n {
+                let exp = if rng.below(5) == 0 { 1000 } else { 0 };
+                db.insert(format!("k{i}").as_bytes(), e(&format!("v{i}"), exp));
+            }
+            let want: HashMap<Vec<u8>, Vec<u8>> =
+                db.iter().map(|(k, v)| (k.to_vec(), value_of(v))).collect();
+            db.begin_snapshot(3);
+            let mut got: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+            let mut next = n;
+            loop {
+                // A few changes between steps, as the shard serves clients.
+                for _ in 0..rng.below(4) {
+                    let key = format!("k{}", rng.below(next + 5));
+                    match rng.below(4) {
+                        0 => {
+                            db.before_write(key.as_bytes());
+                            db.insert(key.as_bytes(), e(&format!("new{round}"), 0));
+                        }
+                        1 => {
+                            db.before_write(key.as_bytes());
+                            db.remove(key.as_bytes());
+                        }
+                        2 => {
+                            // Lazy expiry: no hook, as a read that finds a key expired.
+                            db.get(key.as_bytes(), 2000, &mut st);
+                        }
+                        _ => {
+                            db.insert(format!("k{next}").as_bytes(), e("fresh", 0));
+                            next += 1;
+                        }
+                    }
+                }
+                let more = db.snapshot_step(|k, v| {
+                    let old = got.insert(k.to_vec(), value_of(v));
+                    assert!(
+                        old.is_none(),
+                        "{} written twice",
+                        String::from_utf8_lossy(k)
+                    );
+                });
+                if !more {
+                    break;
+                }
+            }
+            db.end_snapshot();
+            // Keys expired by lazy expiry before the walk reached them may be missing;
+            // everything written is as of the start, and every key that never expired is.
+            for (k, v) in &got {
+                assert_eq!(want.get(k), Some(v), "{}", String::from_utf8_lossy(k));
+            }
+            for k in want.keys() {
+                let expired = want[k].ends_with(b"@1000");
+                assert!(
+                    expired || got.contains_key(k),
+                    "{} missing",
+                    String::from_utf8_lossy(k)
+                );
+            }
+        }
+    }
+
+    fn value_of(e: &Entry) -> Vec<u8> {
+        let Value::Str(s) = &e.value else { panic!() };
+        let mut v = s.to_vec();
+        v.extend_from_slice(format!("@{}", e.expire_at).as_bytes());
+        v
     }
 }

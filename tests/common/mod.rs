@@ -441,7 +441,7 @@ impl RedisServer {
         let port = free_port();
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", ""])
+            .args(["--save", "", "--enable-debug-command", "yes"])
             .arg("--dir")
             .arg(dir)
             .args(flags)
@@ -483,4 +483,129 @@ impl Drop for RedisServer {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A dataset with every type in every encoding, and a server-independent view of a key
+// ---------------------------------------------------------------------------------------------
+
+/// Fills `c` with one key per type and encoding, small and large; returns their names.
+pub fn populate(c: &mut redis::Connection) -> Vec<&'static str> {
+    let mut q = |args: Vec<String>| {
+        redis::cmd(&args[0])
+            .arg(&args[1..])
+            .exec(c)
+            .unwrap_or_else(|e| panic!("{:?}: {e}", &args[..2]));
+    };
+    let w = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+    let many = |cmd: &str, key: &str, items: Vec<String>| {
+        let mut v = vec![cmd.to_string(), key.to_string()];
+        v.extend(items);
+        v
+    };
+    q(w("SET str:small hello"));
+    q(w("SET str:int 12345"));
+    q(w("SET str:bigint 9223372036854775807"));
+    q(vec!["SET".into(), "str:long".into(), "abc".repeat(1000)]);
+    q(vec![
+        "SET".into(),
+        "str:binary".into(),
+        String::from_utf8_lossy(&(0u8..=127).collect::<Vec<_>>()).into_owned(),
+    ]);
+    q(w("RPUSH list:small a 1 -70000 hello"));
+    q(many(
+        "RPUSH",
+        "list:large",
+        (0..5000).map(|i| format!("element-{i}")).collect(),
+    ));
+    q(w("SADD set:ints 3 1 2 -5 70000 5000000000"));
+    q(w("SADD set:strs x y zebra"));
+    q(many(
+        "SADD",
+        "set:large",
+        (0..1000).map(|i| i.to_string()).collect(),
+    ));
+    q(w("HSET hash:small f v n 7"));
+    q(many(
+        "HSET",
+        "hash:large",
+        (0..600)
+            .flat_map(|i| [format!("f{i}"), format!("v{i}")])
+            .collect(),
+    ));
+    q(vec![
+        "HSET".into(),
+        "hash:longvalue".into(),
+        "f".into(),
+        "x".repeat(100),
+    ]);
+    q(w("ZADD zset:small 1.5 a -inf b 3 c"));
+    q(many(
+        "ZADD",
+        "zset:large",
+        (0..300)
+            .flat_map(|i| [format!("{}", i as f64 / 7.0), format!("m{i}")])
+            .collect(),
+    ));
+    vec![
+        "str:small",
+        "str:int",
+        "str:bigint",
+        "str:long",
+        "str:binary",
+        "list:small",
+        "list:large",
+        "set:ints",
+        "set:strs",
+        "set:large",
+        "hash:small",
+        "hash:large",
+        "hash:longvalue",
+        "zset:small",
+        "zset:large",
+    ]
+}
+
+/// A key's type, encoding and contents in a form that does not depend on the server
+/// (unordered collections sorted).
+pub fn content(c: &mut redis::Connection, key: &str) -> String {
+    let t: String = redis::cmd("TYPE").arg(key).query(c).unwrap();
+    let enc: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg(key)
+        .query(c)
+        .unwrap_or_default();
+    let body: Vec<Vec<u8>> = match t.as_str() {
+        "string" => vec![redis::cmd("GET").arg(key).query(c).unwrap()],
+        "list" => redis::cmd("LRANGE")
+            .arg(key)
+            .arg(0)
+            .arg(-1)
+            .query(c)
+            .unwrap(),
+        "set" => {
+            let mut v: Vec<Vec<u8>> = redis::cmd("SMEMBERS").arg(key).query(c).unwrap();
+            v.sort();
+            v
+        }
+        "hash" => {
+            let mut v: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL").arg(key).query(c).unwrap();
+            v.sort();
+            v.into_iter().flat_map(|(a, b)| [a, b]).collect()
+        }
+        "zset" => redis::cmd("ZRANGE")
+            .arg(key)
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query(c)
+            .unwrap(),
+        other => panic!("{key}: unexpected type {other}"),
+    };
+    let digest: u64 = body.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        b.iter()
+            .chain(b"\x00")
+            .fold(h, |h, &x| (h ^ x as u64).wrapping_mul(0x100_0000_01b3))
+    });
+    format!("{t}/{enc}/{} items/{digest:016x}", body.len())
 }

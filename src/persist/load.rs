@@ -1,0 +1,314 @@
+//! Loading RDB files, at boot and for DEBUG RELOAD.
+//!
+//! Every shard reads the whole file (mapped once, shared) and keeps the keys it owns,
+//! stepping over the others' values without decoding them: the shards load in parallel with
+//! no messages between them. At boot they load in slices, so they answer INFO and PING (and
+//! refuse other commands with LOADING) meanwhile, as Redis does.
+//!
+//! Keys keep the stamps of their `mvcc-tstamp` AUX fields, and each shard's clock is raised
+//! past them; a key without one (a file written by Redis) gets stamp 0, older than any write.
+//! As Redis does when it loads as a master, keys already expired are dropped, and so are
+//! empty collections.
+
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{loading_finished, state, LOAD_DONE, LOAD_TOTAL};
+use crate::config::Opt;
+use crate::rdb::load::{Item, Reader};
+use crate::rdb::{to_value, value::is_empty, Corrupt};
+use crate::shard::Shard;
+use crate::store::Entry;
+use crate::util::now_ms;
+
+/// A file mapped read-only into memory.
+pub struct Mapped {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and lives until the last owner drops it.
+unsafe impl Send for Mapped {}
+unsafe impl Sync for Mapped {}
+
+impl Mapped {
+    /// Maps the file at `path`; None if there is no such file.
+    pub fn open(path: &std::path::Path) -> std::io::Result<Option<Mapped>> {
+        use std::os::fd::AsRawFd;
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let len = file.metadata()?.len() as usize;
+        if len == 0 {
+            return Ok(Some(Mapped {
+                ptr: std::ptr::null_mut(),
+                len,
+            }));
+        }
+        // SAFETY: a private read-only mapping of a whole file we opened for reading.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the range was just mapped; the advice is only a hint.
+        unsafe { libc::madvise(ptr, len, libc::MADV_SEQUENTIAL) };
+        Ok(Some(Mapped { ptr, len }))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: `ptr` maps `len` readable bytes for as long as `self` lives.
+        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        if self.len > 0 {
+            // SAFETY: unmapping exactly what `open` mapped, once.
+            unsafe { libc::munmap(self.ptr, self.len) };
+        }
+    }
+}
+
+/// What a shard's load kept and dropped.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    pub keys: u64,
+    pub expired: u64,
+}
+
+/// One shard's pass over a file.
+struct ShardLoad<'a> {
+    reader: Reader<'a>,
+    counts: Counts,
+    now: u64,
+    done: bool,
+}
+
+impl<'a> ShardLoad<'a> {
+    fn new(file: &'a [u8]) -> Result<Self, Corrupt> {
+        Ok(ShardLoad {
+            reader: Reader::new(file)?,
+            counts: Counts::default(),
+            now: now_ms(),
+            done: false,
+        })
+    }
+
+    /// Loads until `bytes` more of the file are read or it ends; returns whether it ended.
+    fn step(&mut self, sh: &Shard, bytes: usize) -> Result<bool, Corrupt> {
+        let cfg = sh.config();
+        let stop = self.reader.pos().saturating_add(bytes);
+        while !self.done && self.reader.pos() < stop {
+            let h = match self.reader.next_item()? {
+                Item::End => {
+                    // One shard checks the CRC; the others read the same bytes.
+                    let verify = sh.id == 0 && cfg.bool(Opt::Rdbchecksum);
+                    self.reader.finish(verify)?;
+                    self.done = true;
+                    break;
+                }
+                Item::Aux(k, v) => {
+                    apply_aux(sh, &k, &v);
+                    continue;
+                }
+                Item::Key(h) => h,
+            };
+            if h.db >= cfg.databases() {
+                return Err(Corrupt(format!(
+                    "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting",
+                    cfg.databases()
+                )));
+            }
+            if sh.nshards > 1 && sh.shard_of(&h.key) != sh.id {
+                self.reader.skip(h.kind)?;
+                continue;
+            }
+            let value = self.reader.value(h.kind)?;
+            if h.expire_at != 0 && h.expire_at < self.now {
+                self.counts.expired += 1;
+                continue;
+            }
+            if is_empty(&value) {
+                tracing::warn!(
+                    "rdbLoadObject skipping empty key: {}",
+                    String::from_utf8_lossy(&h.key)
+                );
+                continue;
+            }
+            let mut e = Entry::new(to_value(value, &cfg), h.stamp.unwrap_or(0));
+            e.expire_at = h.expire_at;
+            // DEBUG RELOAD NOFLUSH may load over keys a running BGSAVE has yet to write.
+            sh.before_write(h.db, &h.key);
+            let mut d = sh.data.borrow_mut();
+            if let Some(s) = h.stamp {
+                d.clock.observe(s);
+            }
+            d.store.dbs[h.db].insert(&h.key, e);
+            self.counts.keys += 1;
+        }
+        Ok(self.done)
+    }
+}
+
+/// AUX fields of the file other than stamps. Redis's own (redis-ver, ctime, used-mem, ...)
+/// need nothing; replication's tombstones and flush stamps are restored on the shard that
+/// owns them.
+fn apply_aux(sh: &Shard, key: &[u8], value: &[u8]) {
+    let mut rec = vec![];
+    if !crate::replication::snapshot::aux_to_record(key, value, &mut rec) {
+        return;
+    }
+    let Some(Ok((r, _))) = crate::replication::record::Reader::new(&rec).next() else {
+        return;
+    };
+    let mut data = sh.data.borrow_mut();
+    let Some(db) = data.store.dbs.get_mut(r.db) else {
+        return;
+    };
+    if r.tag == crate::replication::record::FLUSH {
+        db.flushed_at = db.flushed_at.max(r.stamp);
+    } else if sh.shard_of(r.key) == sh.id {
+        db.restore_tombstone(r.key, r.stamp);
+    }
+    data.clock.observe(r.stamp);
+}
+
+/// Loads this shard's keys at boot, a slice at a time; exits the process if the file is
+/// corrupt, as Redis does. `loading` counts the shards still loading; the last one ends the
+/// loading state.
+pub async fn at_boot(sh: &Rc<Shard>, file: Arc<Mapped>, loading: Arc<AtomicUsize>) {
+    const SLICE: usize = 256 * 1024;
+    let started = Instant::now();
+    let bytes = file.bytes();
+    // With `key-load-delay`, one item per slice.
+    let delay = sh.config().int(Opt::KeyLoadDelay) as u64;
+    let slice = if delay > 0 { 1 } else { SLICE };
+    let mut logged = Instant::now();
+    let result = async {
+        let mut load = ShardLoad::new(bytes)?;
+        loop {
+            let before = load.reader.pos();
+            let done = load.step(sh, slice)?;
+            LOAD_DONE.fetch_add((load.reader.pos() - before) as u64, Ordering::Relaxed);
+            if done {
+                return Ok::<_, Corrupt>(load.counts);
+            }
+            if sh.id == 0 && logged.elapsed().as_secs() >= 1 {
+                logged = Instant::now();
+                let total = LOAD_TOTAL.load(Ordering::Relaxed).max(1);
+                let done = LOAD_DONE.load(Ordering::Relaxed);
+                tracing::info!("Loading RDB: {:.0}%", done as f64 * 100.0 / total as f64);
+            }
+            if delay > 0 {
+                glommio::timer::sleep(std::time::Duration::from_micros(delay)).await;
+            }
+            glommio::yield_if_needed().await;
+        }
+    }
+    .await;
+    let counts = match result {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(
+                "Short read or corrupt RDB file: {}. Unrecoverable error, aborting now.",
+                e.0
+            );
+            std::process::exit(1);
+        }
+    };
+    {
+        let mut s = state();
+        s.last_load_keys_loaded += counts.keys;
+        s.last_load_keys_expired += counts.expired;
+    }
+    if loading.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let s = state();
+        tracing::info!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+            s.last_load_keys_loaded,
+            s.last_load_keys_expired
+        );
+        tracing::info!(
+            "DB loaded from disk: {:.3} seconds",
+            started.elapsed().as_secs_f64()
+        );
+        drop(s);
+        loading_finished();
+    }
+}
+
+/// Why DEBUG RELOAD failed: the save before, or the load.
+#[derive(Debug)]
+pub enum ReloadError {
+    Save(String),
+    Load(String),
+}
+
+/// DEBUG RELOAD: saves (unless `save` is off), then empties every database (unless `flush`
+/// is off) and loads the file back, on every shard under all locks.
+pub async fn reload(
+    shard: &Rc<Shard>,
+    tx: Option<crate::shard::TxId>,
+    save: bool,
+    flush: bool,
+) -> Result<(), ReloadError> {
+    if save {
+        super::save::wait_idle().await;
+        super::save::foreground(shard, tx)
+            .await
+            .map_err(ReloadError::Save)?;
+    }
+    load_all(shard, tx, flush).await.map_err(ReloadError::Load)
+}
+
+async fn load_all(
+    shard: &Rc<Shard>,
+    tx: Option<crate::shard::TxId>,
+    flush: bool,
+) -> Result<(), String> {
+    let path = super::rdb_path(&shard.config());
+    let file = match Mapped::open(&path) {
+        Ok(Some(f)) => Arc::new(f),
+        Ok(None) => return Err(format!("{}: no such file", path.display())),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let results = shard
+        .on_all_locked(tx, move |sh| {
+            if flush {
+                let mut d = sh.data.borrow_mut();
+                (0..d.store.dbs.len()).for_each(|i| d.flush_db(i));
+            }
+            let mut load = ShardLoad::new(file.bytes())?;
+            load.step(sh, usize::MAX)?;
+            Ok::<_, Corrupt>(load.counts)
+        })
+        .await;
+    let mut s = state();
+    let (mut keys, mut expired) = (0, 0);
+    for r in results {
+        let c = r.map_err(|e| e.0)?;
+        keys += c.keys;
+        expired += c.expired;
+    }
+    s.last_load_keys_loaded = keys;
+    s.last_load_keys_expired = expired;
+    tracing::info!("DB reloaded by DEBUG RELOAD");
+    Ok(())
+}
