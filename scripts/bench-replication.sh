@@ -60,6 +60,7 @@ wait_up() { # port
 start_tandem() {
     local cpu=$1 port=$2; shift 2
     taskset -c "$cpu" "$TANDEM_BIN" --port "$port" --bind 127.0.0.1 --server-threads 1 \
+        --dir "$WORK" --dbfilename "tandem-$port.rdb" \
         --active-replica yes "$@" >"$WORK/tandem-$port.log" 2>&1 &
     PIDS+=($!)
     wait_up "$port"
@@ -182,7 +183,9 @@ fullsync() {
     for p in "$pa" "$pb"; do
         local cpu=$SERVER_CPU
         [[ "$p" == "$pb" ]] && cpu=$CLIENT_CPU
+        # (--dir: a replica that loads through disk leaves its dump.rdb there.)
         taskset -c "$cpu" redis-server --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
+            --dir "$WORK" --dbfilename "redis-$p.rdb" \
             --repl-diskless-sync yes --repl-diskless-sync-delay 0 >"$WORK/redis-$p.log" 2>&1 &
         PIDS+=($!)
         wait_up "$p"

@@ -114,14 +114,22 @@ impl Node {
         self.shard.broadcast(move |sh| sh.repl.ops.set(on)).await;
     }
 
-    /// Tells the shards whether clients may write (a plain replica is read-only).
+    /// Tells the shards what clients may do: a plain replica is read-only
+    /// (`replica-read-only`), and with `replica-serve-stale-data no` serves nothing while a
+    /// master link is down. An active replica always serves.
     pub async fn update_read_only(&self) {
         let cfg = self.config();
-        let ro = !self.masters.borrow().is_empty()
-            && !cfg.bool(Opt::ActiveReplica)
-            && cfg.bool(Opt::ReplicaReadOnly);
+        let masters = self.masters.borrow();
+        let plain = !masters.is_empty() && !cfg.bool(Opt::ActiveReplica);
+        let ro = plain && cfg.bool(Opt::ReplicaReadOnly);
+        let stale =
+            plain && !cfg.bool(Opt::ReplicaServeStaleData) && masters.iter().any(|m| !m.is_up());
+        drop(masters);
         self.shard
-            .broadcast(move |sh| sh.repl.read_only.set(ro))
+            .broadcast(move |sh| {
+                sh.repl.read_only.set(ro);
+                sh.repl.stale.set(stale);
+            })
             .await;
     }
 

@@ -58,6 +58,8 @@ pub struct ShardRepl {
     pub capture: Cell<bool>,
     /// A replica that is not active refuses clients' writes (`replica-read-only`).
     pub read_only: Cell<bool>,
+    /// A plain replica with a master link down and `replica-serve-stale-data no`.
+    pub stale: Cell<bool>,
     /// Whether writes may travel as OP records (not while a replica that is not Tandem is
     /// attached: it could not tell an OP already in its snapshot from a new one).
     pub ops: Cell<bool>,
@@ -77,6 +79,7 @@ impl ShardRepl {
             me,
             capture: Cell::new(false),
             read_only: Cell::new(false),
+            stale: Cell::new(false),
             ops: Cell::new(true),
             fetching: Default::default(),
             out: Default::default(),

@@ -86,6 +86,7 @@ pub async fn run(node: Rc<Node>, link: Rc<Upstream>) {
             link.down_since.set(Instant::now());
         }
         link.state.set("connect");
+        node.update_read_only().await;
         if let Err(e) = r {
             if !link.stopped.get() {
                 tracing::warn!("MASTER {}:{} link: {e}", link.host, link.port);
@@ -222,6 +223,7 @@ async fn session(node: &Rc<Node>, link: &Rc<Upstream>) -> Io<()> {
         _ => return fail(format!("unexpected reply to PSYNC: {reply}")),
     }
     link.state.set("connected");
+    node.update_read_only().await;
     tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization or finished a full one ({addr}).");
     follow(node, link, &mut c, timeout).await
 }

@@ -187,6 +187,8 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr, local:
 }
 
 const READONLY: &str = "READONLY You can't write against a read only replica.";
+const MASTERDOWN: &str =
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -408,6 +410,9 @@ fn admit(st: &ConnState, args: &Args) -> Result<(usize, Option<&'static str>), R
     }
     if def.is_write() && st.shard.repl.read_only.get() {
         return Err((Some(idx), READONLY.as_bytes().to_vec()));
+    }
+    if def.flags & flags::STALE == 0 && st.shard.repl.stale.get() {
+        return Err((Some(idx), MASTERDOWN.as_bytes().to_vec()));
     }
     if def.flags & flags::LOADING == 0 && crate::persist::loading() {
         return Err((Some(idx), crate::persist::LOADING_ERROR.as_bytes().to_vec()));

@@ -50,6 +50,12 @@ impl Server {
                 cmd.arg(f);
             }
             let log_file = std::fs::File::create(&log).expect("creating the server log");
+            // A working directory of its own: the default `dir ./` then never shares (or
+            // loads at boot) a dump.rdb with another server or a stray file in the checkout.
+            let wd =
+                std::env::temp_dir().join(format!("tandem-test-{port}-{}", std::process::id()));
+            std::fs::create_dir_all(&wd).expect("creating the server's directory");
+            cmd.current_dir(&wd);
             cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(flags)
                 .stdin(Stdio::null())
