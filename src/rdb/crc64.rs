@@ -23,12 +23,43 @@ const fn table() -> [u64; 256] {
     t
 }
 
-static TABLE: [u64; 256] = table();
+/// Slicing-by-8: `T[k][b]` is the CRC of byte `b` followed by `k` zero bytes, so eight input
+/// bytes fold in with eight lookups (about 5x the speed of a byte at a time; a file's CRC is
+/// computed while it is saved and checked while it loads).
+const fn tables() -> [[u64; 256]; 8] {
+    let mut t = [[0u64; 256]; 8];
+    t[0] = table();
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    t
+}
+
+static T: [[u64; 256]; 8] = tables();
 
 /// Continues a CRC over more bytes (start with 0).
 pub fn update(mut crc: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        crc = TABLE[((crc ^ b as u64) & 0xff) as usize] ^ (crc >> 8);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let x = crc ^ u64::from_le_bytes(c.try_into().unwrap());
+        crc = T[7][(x & 0xff) as usize]
+            ^ T[6][((x >> 8) & 0xff) as usize]
+            ^ T[5][((x >> 16) & 0xff) as usize]
+            ^ T[4][((x >> 24) & 0xff) as usize]
+            ^ T[3][((x >> 32) & 0xff) as usize]
+            ^ T[2][((x >> 40) & 0xff) as usize]
+            ^ T[1][((x >> 48) & 0xff) as usize]
+            ^ T[0][(x >> 56) as usize];
+    }
+    for &b in chunks.remainder() {
+        crc = T[0][((crc ^ b as u64) & 0xff) as usize] ^ (crc >> 8);
     }
     crc
 }
@@ -39,5 +70,17 @@ mod tests {
     fn check_value() {
         // The check value Redis's own crc64 test uses.
         assert_eq!(super::update(0, b"123456789"), 0xe9c6_d914_c4b8_d9ca);
+    }
+
+    #[test]
+    fn eight_at_a_time_equals_one_at_a_time() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let slow = data.iter().fold(0u64, |crc, &b| {
+            super::T[0][((crc ^ b as u64) & 0xff) as usize] ^ (crc >> 8)
+        });
+        assert_eq!(super::update(0, &data), slow);
+        // Split anywhere, the running CRC is the same.
+        let (a, b) = data.split_at(333);
+        assert_eq!(super::update(super::update(0, a), b), slow);
     }
 }

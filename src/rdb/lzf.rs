@@ -11,11 +11,25 @@ const MAX_OFF: usize = 1 << 13;
 const MAX_REF: usize = 7 + 255 + 2;
 const HLOG: u32 = 14;
 
+thread_local! {
+    /// The hash table of positions, kept between calls: a snapshot compresses millions of
+    /// short strings, and clearing 64 KiB for each would cost more than compressing it. Stale
+    /// entries from earlier inputs are harmless: a candidate is used only if it lies before
+    /// the current position and its bytes match.
+    static TABLE: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(vec![0; 1 << HLOG]);
+}
+
 /// Compresses `input`; None when the result would not be shorter than `max_out` bytes.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    if input.len() > u32::MAX as usize {
+        return None;
+    }
+    TABLE.with(|t| compress_with(input, max_out, &mut t.borrow_mut()))
+}
+
+fn compress_with(input: &[u8], max_out: usize, table: &mut [u32]) -> Option<Vec<u8>> {
     let n = input.len();
     let mut out = Vec::with_capacity(max_out.min(n + n / 16 + 64));
-    let mut table = vec![0usize; 1 << HLOG];
     let hash = |p: usize| -> usize {
         let v = (input[p] as u32) << 16 | (input[p + 1] as u32) << 8 | input[p + 2] as u32;
         (v.wrapping_mul(0x9E37_79B1) >> (32 - HLOG)) as usize
@@ -33,12 +47,11 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     };
     while i + 2 < n {
         let h = hash(i);
-        let cand = table[h];
-        table[h] = i + 1; // 0 means empty
-        if cand > 0 {
-            let r = cand - 1;
+        let r = table[h] as usize;
+        table[h] = i as u32;
+        if r < i {
             let off = i - r;
-            if off > 0 && off <= MAX_OFF && input[r..r + 3] == input[i..i + 3] {
+            if off <= MAX_OFF && input[r..r + 3] == input[i..i + 3] {
                 let max_len = (n - i).min(MAX_REF);
                 let mut len = 3;
                 while len < max_len && input[r + len] == input[i + len] {
@@ -88,9 +101,15 @@ pub fn decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
             let back = ((c & 31) << 8 | *input.get(i)? as usize) + 1;
             i += 1;
             let start = out.len().checked_sub(back)?;
-            for k in 0..l + 2 {
-                let b = out[start + k];
-                out.push(b);
+            let n = l + 2;
+            if back >= n {
+                out.extend_from_within(start..start + n);
+            } else {
+                // The copy overlaps what it writes (a run): byte by byte.
+                for k in 0..n {
+                    let b = out[start + k];
+                    out.push(b);
+                }
             }
         }
         if out.len() > len {
