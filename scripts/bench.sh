@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of Tandem and redis-server on one machine, in one run.
 #
-# Usage: scripts/bench.sh [bench|types|memory|memory-types]
+# Usage: scripts/bench.sh [bench|types|memory|memory-types|persist]
 #   bench   (default) throughput / latency / server CPU per op (GET/SET)
 #   types   the same for the data-type tests of redis-benchmark at -P 16:
 #           LPUSH RPUSH LPOP RPOP SADD HSET SPOP ZADD ZPOPMIN LRANGE_100
@@ -10,6 +10,11 @@
 #           report VmRSS and DBSIZE
 #   memory-types  load 100,000 hashes of 10 fields and 100,000 sorted sets
 #           of 10 members (MEM_COLLECTIONS), report VmRSS per collection
+#   persist RDB snapshots: for 1,000,000 keys of 32-byte values (MEM_KEYS) and
+#           for 100,000 hashes of 10 fields (MEM_COLLECTIONS), the time SAVE
+#           takes, the size of dump.rdb and the time a restart takes to load
+#           it (as each server logs it: "DB loaded from disk"); medians of
+#           ROUNDS saves and ROUNDS restarts
 #
 # Servers run pinned to CPU $SERVER_CPU, clients to CPU $CLIENT_CPU. Each
 # server is started once and warmed up (keyspaces pre-filled); then for every
@@ -70,7 +75,7 @@ CLK_TCK="$(getconf CLK_TCK)"
 die()  { echo "bench: FAIL: $*" >&2; exit 1; }
 info() { echo "bench: $*" >&2; }
 
-case "$MODE" in bench | types | memory | memory-types) ;; *) die "unknown mode '$MODE' (use bench, types, memory or memory-types)" ;; esac
+case "$MODE" in bench | types | memory | memory-types | persist) ;; *) die "unknown mode '$MODE' (use bench, types, memory, memory-types or persist)" ;; esac
 TYPE_TESTS="${TYPE_TESTS:-lpush rpush lpop rpop sadd hset spop zadd zpopmin lrange_100 lrange_600 mset}"
 MEM_COLLECTIONS="${MEM_COLLECTIONS:-100000}"
 case "$CPU_SOURCE" in stat | schedstat) ;; *) die "CPU_SOURCE must be stat or schedstat" ;; esac
@@ -96,6 +101,7 @@ fi
 
 WORK="$(mktemp -d -t tandem-bench.XXXXXX)"
 declare -A PID=() PORT=() LAUNCH_PID=()
+SERVER_EXTRA="" # flags added to the next server started (persist mode: --dir)
 
 # --- Server lifecycle ----------------------------------------------------------
 
@@ -139,7 +145,7 @@ start_server() {
     local name=$1 attempt port cmd lp deadline owner token='{port}'
     for attempt in 1 2 3; do
         port="$(free_port)"
-        cmd="$(server_cmd "$name")"
+        cmd="$(server_cmd "$name") $SERVER_EXTRA"
         cmd="${cmd//"$token"/$port}"
         info "starting $name (attempt $attempt): taskset -c $SERVER_CPU $cmd"
         setsid taskset -c "$SERVER_CPU" bash -c "exec $cmd" >"$WORK/$name.log" 2>&1 &
@@ -439,6 +445,80 @@ memory_types_mode() {
     printf '%s\n' "${lines[@]}"
 }
 
+# --- Persistence test ------------------------------------------------------------
+
+# The RESP to load a dataset: "strings" (MEM_KEYS keys, 32-byte values, memtier's names)
+# or "hashes" (MEM_COLLECTIONS hashes of 10 fields, as memory-types).
+persist_dataset() {
+    case "$1" in
+        strings) awk -v n="$MEM_KEYS" 'BEGIN { v = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+            for (i = 1; i <= n; i++) { k = "memtier-" i
+                printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$32\r\n%s\r\n", length(k), k, v } }' ;;
+        hashes) awk -v n="$MEM_COLLECTIONS" 'BEGIN { for (i = 1; i <= n; i++) { k = "hash:" i
+            printf "*22\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n", length(k), k
+            for (f = 0; f < 10; f++) { fn = "field:" f; v = sprintf("v%07d", i)
+                printf "$%d\r\n%s\r\n$%d\r\n%s\r\n", length(fn), fn, length(v), v } } }' ;;
+    esac
+}
+
+# Milliseconds since the epoch.
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+persist_mode() {
+    local ds s port dir r t0 t1 keys size dbsize loaded lines=()
+    info "persist test: $MEM_KEYS keys of 32 bytes, $MEM_COLLECTIONS hashes of 10 fields; $ROUNDS saves and $ROUNDS loads each"
+    for ds in strings hashes; do
+        persist_dataset "$ds" >"$WORK/$ds.resp"
+        for s in $SERVERS; do
+            dir="$WORK/rdb-$s-$ds"
+            mkdir -p "$dir"
+            SERVER_EXTRA="--dir $dir"
+            start_server "$s"
+            port=${PORT[$s]}
+            run_client "$WORK/p.out" "$WORK/p.err" redis-cli -p "$port" --pipe <"$WORK/$ds.resp"
+            grep -q 'errors: 0, replies: ' "$WORK/p.out" || die "redis-cli --pipe: $(cat "$WORK/p.out")"
+            keys="$(timeout 10 redis-cli -p "$port" dbsize)"
+            : >"$WORK/save-ms"
+            for ((r = 1; r <= ROUNDS; r++)); do
+                t0=$(now_ms)
+                [[ "$(timeout "$BENCH_TIMEOUT" redis-cli -p "$port" save)" == OK ]] || die "$s: SAVE failed"
+                t1=$(now_ms)
+                echo $((t1 - t0)) >>"$WORK/save-ms"
+                info "$ds $s: SAVE of $keys keys took $((t1 - t0)) ms"
+            done
+            size="$(stat -c %s "$dir/dump.rdb")"
+            stop_server "$s"
+            : >"$WORK/load-ms"
+            for ((r = 1; r <= ROUNDS; r++)); do
+                start_server "$s"
+                port=${PORT[$s]}
+                for _ in $(seq 6000); do
+                    [[ "$(timeout 2 redis-cli -p "$port" info persistence | tr -d '\r' | grep '^loading:')" == loading:0 ]] && break
+                    sleep 0.05
+                done
+                dbsize="$(timeout 10 redis-cli -p "$port" dbsize)"
+                [[ "$dbsize" == "$keys" ]] || die "$s loaded $dbsize keys of $keys"
+                loaded="$(grep -o 'DB loaded from disk: [0-9.]* seconds' "$WORK/$s.log" | tail -n 1 | awk '{ print $5 * 1000 }')"
+                [[ -n "$loaded" ]] || die "$s did not log its load time"
+                echo "$loaded" >>"$WORK/load-ms"
+                info "$ds $s: load took $loaded ms"
+                stop_server "$s"
+            done
+            lines+=("$ds $s $keys $(median <"$WORK/save-ms") $size $(median <"$WORK/load-ms")")
+            rm -rf "$dir"
+        done
+    done
+    SERVER_EXTRA=""
+    echo
+    echo "Medians of $ROUNDS SAVEs and $ROUNDS loads; server on CPU $SERVER_CPU. T/R = Tandem / Redis."
+    printf '%-8s %-7s %9s %9s %10s %9s\n' dataset server keys "SAVE ms" "file MiB" "load ms"
+    printf '%s\n' "${lines[@]}" | awk '{ printf "%-8s %-7s %9d %9.0f %10.1f %9.0f\n", $1, $2, $3, $4, $5 / 1048576, $6
+        v[$1 " " $2] = $0; save[$1 " " $2] = $4; size[$1 " " $2] = $5; load[$1 " " $2] = $6; ds[$1] = 1 }
+        END { for (d in ds) if ((d " tandem") in v && (d " redis") in v)
+            printf "%-8s %-7s %9s %9s %10s %9s\n", d, "T/R", "", sprintf("x%.2f", save[d " tandem"] / save[d " redis"]),
+                sprintf("x%.2f", size[d " tandem"] / size[d " redis"]), sprintf("x%.2f", load[d " tandem"] / load[d " redis"]) }'
+}
+
 case "$MODE" in
     bench)
         bench_mode
@@ -447,4 +527,5 @@ case "$MODE" in
     types) bench_mode ;;
     memory) memory_mode ;;
     memory-types) memory_types_mode ;;
+    persist) persist_mode ;;
 esac

@@ -343,9 +343,11 @@ fn bgsave_errors_and_scheduling() {
     let dir = TempDir::new("sched");
     let s = start(&dir, &["--rdb-key-save-delay", "2000"]);
     let mut c = s.conn();
-    for i in 0..200 {
-        ok(&mut c, &["SET", &format!("k{i}"), "v"]);
+    let mut p = redis::pipe();
+    for i in 0..1000 {
+        p.cmd("SET").arg(format!("k{i}")).arg("v").ignore();
     }
+    p.exec(&mut c).unwrap();
     run(&mut c, &["BGSAVE"]);
     assert_eq!(info(&mut c, "rdb_bgsave_in_progress"), "1");
     assert_eq!(

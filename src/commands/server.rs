@@ -352,32 +352,37 @@ async fn shutdown(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
 }
 
 async fn save(st: &mut ConnState, out: &mut Vec<u8>) {
-    match crate::persist::save::foreground(&st.shard, st.tx).await {
+    use crate::persist::save::{foreground, SaveError};
+    match foreground(&st.shard, st.tx).await {
         Ok(()) => st.reply(out).ok(),
-        Err(e) if e.starts_with("Background save") => st.reply(out).error(format!("ERR {e}")),
-        Err(_) => st.reply(out).error("ERR"),
+        Err(e @ SaveError::InProgress) => st.reply(out).error(format!("ERR {e}")),
+        Err(SaveError::Failed(_)) => st.reply(out).error("ERR"),
     }
 }
 
 /// BGSAVE [SCHEDULE]. Inside EXEC it is scheduled (the transaction holds every shard's lock
 /// the save would begin under), as Redis does.
 async fn bgsave(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
+    use crate::persist::save::{background, SaveError};
     if args.len() > 2 || (args.len() == 2 && !eq_ic(args.get(1), "schedule")) {
         return st.reply(out).error(errors::SYNTAX);
     }
-    if crate::persist::state().running.is_some() {
-        return st
-            .reply(out)
-            .error("ERR Background save already in progress");
-    }
-    if st.tx.is_some() {
-        crate::persist::state().scheduled = true;
-        return st.reply(out).simple("Background saving scheduled");
-    }
-    match crate::persist::save::background(&st.shard, None).await {
+    let result = if st.tx.is_some() {
+        let mut s = crate::persist::state();
+        if s.running.is_some() {
+            Err(SaveError::InProgress)
+        } else {
+            s.scheduled = true;
+            drop(s);
+            return st.reply(out).simple("Background saving scheduled");
+        }
+    } else {
+        background(&st.shard, None).await
+    };
+    match result {
         Ok(()) => st.reply(out).simple("Background saving started"),
-        Err(e) if e.starts_with("Background save") => st.reply(out).error(format!("ERR {e}")),
-        Err(_) => st.reply(out).error("ERR"),
+        Err(e @ SaveError::InProgress) => st.reply(out).error(format!("ERR {e}")),
+        Err(SaveError::Failed(_)) => st.reply(out).error("ERR"),
     }
 }
 

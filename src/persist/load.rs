@@ -273,7 +273,7 @@ pub async fn reload(
         super::save::wait_idle().await;
         super::save::foreground(shard, tx)
             .await
-            .map_err(ReloadError::Save)?;
+            .map_err(|e| ReloadError::Save(e.to_string()))?;
     }
     load_all(shard, tx, flush).await.map_err(ReloadError::Load)
 }

@@ -48,6 +48,24 @@ const CHUNK: usize = 256 * 1024;
 /// Bytes a shard encodes between two chances to serve its clients.
 const SLICE: usize = 16 * 1024;
 
+/// Why a save did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaveError {
+    /// Another save is running.
+    InProgress,
+    /// The save failed (the reason is logged too).
+    Failed(String),
+}
+
+impl std::fmt::Display for SaveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SaveError::InProgress => f.write_str("Background save already in progress"),
+            SaveError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
 enum Chunk {
     Data(Vec<u8>),
     /// A shard has sent all its chunks.
@@ -66,7 +84,7 @@ struct Job {
 
 /// BGSAVE: starts a save and returns once every shard's snapshot has begun (so every write
 /// acknowledged before is in the file); the save finishes in the background.
-pub async fn background(shard: &Rc<Shard>, outer: Option<TxId>) -> Result<(), String> {
+pub async fn background(shard: &Rc<Shard>, outer: Option<TxId>) -> Result<(), SaveError> {
     let job = start(shard, outer, true).await?;
     let me = shard.clone();
     glommio::spawn_local(async move {
@@ -77,7 +95,7 @@ pub async fn background(shard: &Rc<Shard>, outer: Option<TxId>) -> Result<(), St
 }
 
 /// SAVE: a whole save, returning when the file is on disk. The shards keep serving meanwhile.
-pub async fn foreground(shard: &Rc<Shard>, outer: Option<TxId>) -> Result<(), String> {
+pub async fn foreground(shard: &Rc<Shard>, outer: Option<TxId>) -> Result<(), SaveError> {
     let job = start(shard, outer, false).await?;
     finish(shard, job).await
 }
@@ -87,11 +105,11 @@ pub async fn wait_idle() {
     poll_until(|| state().running.is_none()).await
 }
 
-async fn start(shard: &Rc<Shard>, outer: Option<TxId>, background: bool) -> Result<Job, String> {
+async fn start(shard: &Rc<Shard>, outer: Option<TxId>, background: bool) -> Result<Job, SaveError> {
     {
         let mut s = state();
         if s.running.is_some() {
-            return Err("Background save already in progress".into());
+            return Err(SaveError::InProgress);
         }
         s.running = Some((Instant::now(), background));
         s.saves += 1;
@@ -114,7 +132,7 @@ async fn start(shard: &Rc<Shard>, outer: Option<TxId>, background: bool) -> Resu
             let mut s = state();
             s.running = None;
             s.last_status_ok = false;
-            return Err(msg);
+            return Err(SaveError::Failed(msg));
         }
     };
 
@@ -132,7 +150,7 @@ async fn start(shard: &Rc<Shard>, outer: Option<TxId>, background: bool) -> Resu
             let mut s = state();
             s.running = None;
             s.last_status_ok = false;
-            return Err(format!("starting the RDB writer: {e}"));
+            return Err(SaveError::Failed(format!("starting the RDB writer: {e}")));
         }
     };
 
@@ -181,7 +199,7 @@ async fn start(shard: &Rc<Shard>, outer: Option<TxId>, background: bool) -> Resu
 }
 
 /// Waits for the writer and the shards, and records the outcome.
-async fn finish(shard: &Rc<Shard>, job: Job) -> Result<(), String> {
+async fn finish(shard: &Rc<Shard>, job: Job) -> Result<(), SaveError> {
     poll_until(|| job.writer.is_finished() && job.walking.load(Ordering::Acquire) == 0).await;
     let result = job
         .writer
@@ -218,7 +236,7 @@ async fn finish(shard: &Rc<Shard>, job: Job) -> Result<(), String> {
             tracing::warn!("Saving the DB failed: {e}");
         }
     }
-    result.map(drop)
+    result.map(drop).map_err(SaveError::Failed)
 }
 
 /// The shard's low-priority task queue for snapshots, made on first use: the walk gets the

@@ -23,8 +23,9 @@ const fn table() -> [u64; 256] {
     t
 }
 
-/// Slicing-by-8 tables: `TABLES[k][b]` is the CRC of byte `b` followed by `k` zero bytes,
-/// so eight bytes are folded in with eight lookups instead of eight dependent steps.
+/// Slicing-by-8: `T[k][b]` is the CRC of byte `b` followed by `k` zero bytes, so eight input
+/// bytes fold in with eight lookups (about 5x the speed of a byte at a time; a file's CRC is
+/// computed while it is saved and checked while it loads).
 const fn tables() -> [[u64; 256]; 8] {
     let mut t = [[0u64; 256]; 8];
     t[0] = table();
@@ -41,25 +42,24 @@ const fn tables() -> [[u64; 256]; 8] {
     t
 }
 
-static TABLES: [[u64; 256]; 8] = tables();
+static T: [[u64; 256]; 8] = tables();
 
 /// Continues a CRC over more bytes (start with 0).
 pub fn update(mut crc: u64, bytes: &[u8]) -> u64 {
-    let t = &TABLES;
     let mut chunks = bytes.chunks_exact(8);
     for c in &mut chunks {
-        crc ^= u64::from_le_bytes(c.try_into().unwrap());
-        crc = t[7][(crc & 0xff) as usize]
-            ^ t[6][((crc >> 8) & 0xff) as usize]
-            ^ t[5][((crc >> 16) & 0xff) as usize]
-            ^ t[4][((crc >> 24) & 0xff) as usize]
-            ^ t[3][((crc >> 32) & 0xff) as usize]
-            ^ t[2][((crc >> 40) & 0xff) as usize]
-            ^ t[1][((crc >> 48) & 0xff) as usize]
-            ^ t[0][(crc >> 56) as usize];
+        let x = crc ^ u64::from_le_bytes(c.try_into().unwrap());
+        crc = T[7][(x & 0xff) as usize]
+            ^ T[6][((x >> 8) & 0xff) as usize]
+            ^ T[5][((x >> 16) & 0xff) as usize]
+            ^ T[4][((x >> 24) & 0xff) as usize]
+            ^ T[3][((x >> 32) & 0xff) as usize]
+            ^ T[2][((x >> 40) & 0xff) as usize]
+            ^ T[1][((x >> 48) & 0xff) as usize]
+            ^ T[0][(x >> 56) as usize];
     }
     for &b in chunks.remainder() {
-        crc = t[0][((crc ^ b as u64) & 0xff) as usize] ^ (crc >> 8);
+        crc = T[0][((crc ^ b as u64) & 0xff) as usize] ^ (crc >> 8);
     }
     crc
 }
@@ -67,18 +67,20 @@ pub fn update(mut crc: u64, bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn sliced_matches_bytewise() {
-        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 + 3) as u8).collect();
-        for cut in [0, 1, 7, 8, 9, 500, 999] {
-            let bytewise = data.iter().fold(0u64, |c, &b| super::update(c, &[b]));
-            let split = super::update(super::update(0, &data[..cut]), &data[cut..]);
-            assert_eq!(split, bytewise);
-        }
-    }
-
-    #[test]
     fn check_value() {
         // The check value Redis's own crc64 test uses.
         assert_eq!(super::update(0, b"123456789"), 0xe9c6_d914_c4b8_d9ca);
+    }
+
+    #[test]
+    fn eight_at_a_time_equals_one_at_a_time() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let slow = data.iter().fold(0u64, |crc, &b| {
+            super::T[0][((crc ^ b as u64) & 0xff) as usize] ^ (crc >> 8)
+        });
+        assert_eq!(super::update(0, &data), slow);
+        // Split anywhere, the running CRC is the same.
+        let (a, b) = data.split_at(333);
+        assert_eq!(super::update(super::update(0, a), b), slow);
     }
 }

@@ -12,27 +12,22 @@ const MAX_REF: usize = 7 + 255 + 2;
 const HLOG: u32 = 14;
 
 thread_local! {
-    /// The match table, kept between calls: zeroing 16 K entries for every short string cost
-    /// more than compressing it. An entry is `call << 32 | position + 1`; entries from
-    /// earlier calls do not match the current call number and count as empty.
-    static TABLE: std::cell::RefCell<(u64, Vec<u64>)> =
-        std::cell::RefCell::new((0, vec![0; 1 << HLOG]));
+    /// The hash table of positions, kept between calls: a snapshot compresses millions of
+    /// short strings, and clearing 64 KiB for each would cost more than compressing it. Stale
+    /// entries from earlier inputs are harmless: a candidate is used only if it lies before
+    /// the current position and its bytes match.
+    static TABLE: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(vec![0; 1 << HLOG]);
 }
 
 /// Compresses `input`; None when the result would not be shorter than `max_out` bytes.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
-    TABLE.with(|t| {
-        let (call, table) = &mut *t.borrow_mut();
-        *call = (*call + 1) & 0xFFFF_FFFF;
-        if *call == 0 {
-            table.fill(0);
-            *call = 1;
-        }
-        compress_with(input, max_out, table, *call << 32)
-    })
+    if input.len() > u32::MAX as usize {
+        return None;
+    }
+    TABLE.with(|t| compress_with(input, max_out, &mut t.borrow_mut()))
 }
 
-fn compress_with(input: &[u8], max_out: usize, table: &mut [u64], tag: u64) -> Option<Vec<u8>> {
+fn compress_with(input: &[u8], max_out: usize, table: &mut [u32]) -> Option<Vec<u8>> {
     let n = input.len();
     let mut out = Vec::with_capacity(max_out.min(n + n / 16 + 64));
     let hash = |p: usize| -> usize {
@@ -52,12 +47,11 @@ fn compress_with(input: &[u8], max_out: usize, table: &mut [u64], tag: u64) -> O
     };
     while i + 2 < n {
         let h = hash(i);
-        let cand = table[h];
-        table[h] = tag | i as u64;
-        if cand & !0xFFFF_FFFF == tag {
-            let r = (cand & 0xFFFF_FFFF) as usize;
+        let r = table[h] as usize;
+        table[h] = i as u32;
+        if r < i {
             let off = i - r;
-            if off > 0 && off <= MAX_OFF && input[r..r + 3] == input[i..i + 3] {
+            if off <= MAX_OFF && input[r..r + 3] == input[i..i + 3] {
                 let max_len = (n - i).min(MAX_REF);
                 let mut len = 3;
                 while len < max_len && input[r + len] == input[i + len] {
@@ -107,9 +101,15 @@ pub fn decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
             let back = ((c & 31) << 8 | *input.get(i)? as usize) + 1;
             i += 1;
             let start = out.len().checked_sub(back)?;
-            for k in 0..l + 2 {
-                let b = out[start + k];
-                out.push(b);
+            let n = l + 2;
+            if back >= n {
+                out.extend_from_within(start..start + n);
+            } else {
+                // The copy overlaps what it writes (a run): byte by byte.
+                for k in 0..n {
+                    let b = out[start + k];
+                    out.push(b);
+                }
             }
         }
         if out.len() > len {

@@ -204,17 +204,7 @@ pub fn to_value(l: Loaded, cfg: &Config) -> Value {
             };
             Value::Set(s)
         }
-        Loaded::Hash(pairs) => {
-            let lim = hash::Limits::of(cfg);
-            let mut h = Hash::default();
-            if pairs.len() > lim.entries {
-                h.convert();
-            }
-            for (f, v) in &pairs {
-                h.insert(f, v, lim);
-            }
-            Value::Hash(h)
-        }
+        Loaded::Hash(pairs) => Value::Hash(Hash::from_pairs(&pairs, hash::Limits::of(cfg))),
         Loaded::ZSet(members) => {
             let mut entries: Vec<(f64, Vec<u8>)> =
                 members.into_iter().map(|(m, s)| (s, m)).collect();
@@ -395,6 +385,18 @@ mod tests {
         .unwrap();
         let ints = set((0..100).map(|i| i.to_string()));
         assert_eq!(undump(&dump(&ints), &c).unwrap().encoding(), "hashtable");
+    }
+
+    #[test]
+    fn duplicate_fields_keep_the_last() {
+        let pair = |f: &[u8], v: &[u8]| (f.to_vec(), v.to_vec());
+        let l = Loaded::Hash(vec![pair(b"f", b"1"), pair(b"g", b"2"), pair(b"f", b"3")]);
+        let Value::Hash(h) = to_value(l, &cfg()) else {
+            panic!()
+        };
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.get(b"f"), Some(&b"3"[..]));
+        assert!(h.is_small());
     }
 
     #[test]

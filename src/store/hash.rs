@@ -132,6 +132,18 @@ fn packed_find(buf: &[u8], field: &[u8]) -> Option<Slot> {
     None
 }
 
+/// Whether no field repeats (quadratic for the few fields of a small hash).
+fn distinct<'a>(fields: impl ExactSizeIterator<Item = &'a [u8]> + Clone) -> bool {
+    if fields.len() > 32 {
+        let mut seen = std::collections::HashSet::with_capacity(fields.len());
+        return fields.into_iter().all(|f| seen.insert(f));
+    }
+    fields
+        .clone()
+        .enumerate()
+        .all(|(i, f)| fields.clone().take(i).all(|g| g != f))
+}
+
 /// Replaces `buf[from..to]` with `with`, keeping the allocation exact-size.
 fn splice(buf: &mut Box<[u8]>, from: usize, to: usize, with: &[u8]) {
     let mut v = std::mem::take(buf).into_vec();
@@ -202,6 +214,38 @@ impl Hash {
             Hash::Small(_) => self.iter().nth(i),
             Hash::Large(t) => t.get_index(i).map(|(f, v)| (&**f, &**v)),
         }
+    }
+
+    /// A hash of the given pairs (a value loaded from a file), in the form commands writing
+    /// them would leave it in: small, in one allocation, when within the limits. A field
+    /// given twice (only in a corrupt file) keeps its last value.
+    pub fn from_pairs(pairs: &[(Vec<u8>, Vec<u8>)], lim: Limits) -> Hash {
+        let fits = pairs.len() <= lim.entries
+            && pairs
+                .iter()
+                .all(|(f, v)| f.len() <= lim.value && v.len() <= lim.value);
+        if fits && distinct(pairs.iter().map(|p| p.0.as_slice())) {
+            let size = pairs
+                .iter()
+                .map(|(f, v)| len_size(f.len()) + f.len() + len_size(v.len()) + v.len())
+                .sum();
+            let mut buf = Vec::with_capacity(size);
+            for (f, v) in pairs {
+                put_len(&mut buf, f.len());
+                buf.extend_from_slice(f);
+                put_len(&mut buf, v.len());
+                buf.extend_from_slice(v);
+            }
+            return Hash::Small(buf.into_boxed_slice());
+        }
+        let mut h = Hash::default();
+        if !fits {
+            h.convert();
+        }
+        for (f, v) in pairs {
+            h.insert(f, v, lim);
+        }
+        h
     }
 
     /// Moves to the large form.
