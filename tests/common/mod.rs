@@ -12,6 +12,11 @@ pub struct Server {
     child: Child,
 }
 
+/// The working directory of the test server on `port`.
+pub fn workdir_of(port: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("tandem-test-{port}-{}", std::process::id()))
+}
+
 /// A port that was free a moment ago (the OS picks it).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
