@@ -119,12 +119,14 @@ impl Node {
     /// master link is down. An active replica always serves.
     pub async fn update_read_only(&self) {
         let cfg = self.config();
-        let masters = self.masters.borrow();
-        let plain = !masters.is_empty() && !cfg.bool(Opt::ActiveReplica);
-        let ro = plain && cfg.bool(Opt::ReplicaReadOnly);
-        let stale =
-            plain && !cfg.bool(Opt::ReplicaServeStaleData) && masters.iter().any(|m| !m.is_up());
-        drop(masters);
+        let (ro, stale) = {
+            let masters = self.masters.borrow();
+            let plain = !masters.is_empty() && !cfg.bool(Opt::ActiveReplica);
+            let stale = plain
+                && !cfg.bool(Opt::ReplicaServeStaleData)
+                && masters.iter().any(|m| !m.is_up());
+            (plain && cfg.bool(Opt::ReplicaReadOnly), stale)
+        };
         self.shard
             .broadcast(move |sh| {
                 sh.repl.read_only.set(ro);
