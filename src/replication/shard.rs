@@ -70,6 +70,8 @@ pub struct ShardRepl {
     /// travel as one unit (see [`Shard::unlock_all`]).
     pub unit: RefCell<Outbox>,
     flush_scheduled: Cell<bool>,
+    /// `repl-batch-max-bytes`, as read when the current turn's flush was scheduled.
+    batch_limit: Cell<usize>,
     pub stats: Cell<MergeStats>,
 }
 
@@ -85,6 +87,7 @@ impl ShardRepl {
             out: Default::default(),
             unit: Default::default(),
             flush_scheduled: Cell::new(false),
+            batch_limit: Cell::new(usize::MAX),
             stats: Default::default(),
         }
     }
@@ -141,6 +144,7 @@ impl Shard {
         cmd: usize,
         args: &Args<'a>,
         db: usize,
+        now: u64,
         f: impl FnOnce() -> R,
     ) -> R {
         // A running snapshot keeps what the write is about to change (persistence).
@@ -148,16 +152,15 @@ impl Shard {
         if !self.repl.capture.get() {
             return f();
         }
-        let before = self.capture_before(cmd, args, db);
+        let before = self.capture_before(cmd, args, db, now);
         let r = f();
-        self.capture_after(before);
+        self.capture_after(before, now);
         r
     }
 
     /// Notes the state of the keys a write command names, before it runs.
-    fn capture_before<'a>(&self, cmd: usize, args: &Args<'a>, db: usize) -> Before<'a> {
+    fn capture_before<'a>(&self, cmd: usize, args: &Args<'a>, db: usize, now: u64) -> Before<'a> {
         let data = self.data.borrow();
-        let now = now_ms();
         let mut keys = Vec::with_capacity(2);
         touched(&COMMANDS[cmd], args, db, |d, k| {
             if self.nshards > 1 && self.shard_of(k) != self.id {
@@ -184,13 +187,12 @@ impl Shard {
     }
 
     /// Turns what a write changed into records.
-    fn capture_after(self: &Rc<Self>, before: Before) {
+    fn capture_after(self: &Rc<Self>, before: Before, now: u64) {
         let mut data = self.data.borrow_mut();
         if data.dirty == before.dirty {
             return;
         }
         let data = &mut *data;
-        let now = now_ms();
         self.record_from(self.repl.me, |buf| {
             for (d, k, was) in before.keys {
                 let Some(db) = data.store.dbs.get_mut(d) else {
@@ -283,13 +285,14 @@ impl Shard {
     /// Hands the outbox to the replication executor once the current turn of work is done
     /// (a whole pipeline's writes go as one message), or at once when it is large.
     fn schedule_outbox(self: &Rc<Self>) {
-        let limit = self.config().int(crate::config::Opt::ReplBatchMaxBytes) as usize;
-        if self.repl.out.borrow().bytes >= limit {
-            return self.send_outbox();
-        }
         if self.repl.flush_scheduled.replace(true) {
+            if self.repl.out.borrow().bytes >= self.repl.batch_limit.get() {
+                self.send_outbox();
+            }
             return;
         }
+        let limit = self.config().int(crate::config::Opt::ReplBatchMaxBytes) as usize;
+        self.repl.batch_limit.set(limit);
         let me = self.clone();
         glommio::spawn_local(async move {
             futures_lite::future::yield_now().await;

@@ -534,7 +534,7 @@ impl Shard {
         if !def.is_write() {
             return self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
         }
-        self.captured(cmd, &args, db, || {
+        self.captured(cmd, &args, db, now_ms, || {
             let notify = notify::enabled(cfg);
             if notify == 0 {
                 self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
