@@ -181,6 +181,7 @@ async fn send_snapshot(
     };
     link.sync_total.set(total as u64);
     emit(out, eof, &mut pending, &mut crc, &head.buf).await?;
+    let mut logged = Instant::now();
     for db in 0..cfg.databases() {
         let pops = node.shard.broadcast(move |sh| sh.db_population(db)).await;
         if pops.iter().all(|&(k, t)| k == 0 && t == 0) {
@@ -202,6 +203,14 @@ async fn send_snapshot(
                 emit(out, eof, &mut pending, &mut crc, &chunk).await?;
                 link.sync_done
                     .set(link.sync_done.get() + super::snapshot::CHUNK_KEYS as u64);
+                if logged.elapsed() >= Duration::from_secs(1) {
+                    logged = Instant::now();
+                    let perc = link.sync_done.get().min(total as u64) * 100 / total.max(1) as u64;
+                    tracing::info!(
+                        "Full sync to replica {}: {perc}% of the keys sent",
+                        link.addr
+                    );
+                }
                 if next == 0 {
                     break;
                 }
