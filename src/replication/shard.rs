@@ -273,6 +273,7 @@ impl Shard {
             let d = &mut data.store.dbs[db];
             self.record_from(self.repl.me, |buf| {
                 for k in keys {
+                    d.before_write(&k);
                     if let Some(e) = d.get(&k, now, &mut Default::default()) {
                         e.stamp = data.clock.next(now);
                         record::put(buf, db, &k, e);
@@ -371,10 +372,12 @@ impl Shard {
                         };
                         let mut e = Entry::new(v, r.stamp);
                         e.expire_at = r.expire_at;
+                        db.before_write(r.key);
                         db.insert(r.key, e);
                         woken.push((r.db, r.key.to_vec()));
                     }
                     record::DEL => {
+                        db.before_write(r.key);
                         db.remove(r.key);
                         db.bury(r.key, r.stamp);
                     }
@@ -438,6 +441,7 @@ impl Shard {
             return OpResult::Older;
         };
         let mut reply = vec![];
+        data.store.dbs[r.db].before_write(r.key);
         crate::shard::run_keyed(data, cfg, cmd, args, r.db, 2, now, &mut reply);
         let db = &mut data.store.dbs[r.db];
         if let Some(e) = db.get(r.key, now, &mut Default::default()) {
