@@ -243,28 +243,36 @@ impl Shard {
         }
     }
 
-    /// FLUSHDB/FLUSHALL of `db` on this shard: stamps it, so older writes from peers stay
-    /// hidden, and records it.
-    pub fn capture_flush(self: &Rc<Self>, db: usize) {
-        let stamp = {
+    /// A stamp for a flush on this shard: every shard proposes one, and the flush takes the
+    /// greatest (see [`Shard::capture_flush`]).
+    pub fn propose_flush_stamp(&self) -> u64 {
+        self.data.borrow_mut().clock.next(now_ms())
+    }
+
+    /// FLUSHDB/FLUSHALL of `db` at `stamp`, the one stamp all shards agreed on while holding
+    /// their locks (so that every write after the flush, on any shard, is stamped later):
+    /// older writes from peers stay hidden, and peers learn of it.
+    pub fn capture_flush(self: &Rc<Self>, db: usize, stamp: u64) {
+        {
             let mut data = self.data.borrow_mut();
-            let stamp = data.clock.next(now_ms());
-            data.store.dbs[db].flushed_at = stamp;
-            stamp
-        };
+            data.clock.observe(stamp);
+            let d = &mut data.store.dbs[db];
+            d.flushed_at = d.flushed_at.max(stamp);
+        }
         if self.repl.capture.get() {
             self.record_from(self.repl.me, |buf| record::flush(buf, db, stamp));
         }
     }
 
-    /// After SWAPDB: to peers, each of these databases was flushed and every key it now
-    /// holds written anew (they are restamped, so they win over what the peers held).
-    pub fn capture_swapped(self: &Rc<Self>, dbs: &[usize]) {
-        if !self.repl.capture.get() {
-            return;
-        }
+    /// After SWAPDB (flushed at `stamp`, see [`Shard::capture_flush`]): to peers, each of
+    /// these databases was flushed and every key it now holds written anew (restamped after
+    /// the flush, so they win over what the peers held).
+    pub fn capture_swapped(self: &Rc<Self>, dbs: &[usize], stamp: u64) {
         for &db in dbs {
-            self.capture_flush(db);
+            self.capture_flush(db, stamp);
+            if !self.repl.capture.get() {
+                continue;
+            }
             let mut data = self.data.borrow_mut();
             let data = &mut *data;
             let now = now_ms();
@@ -483,7 +491,13 @@ impl Shard {
                         std::mem::take(&mut *sh.repl.unit.borrow_mut())
                     })
                     .await;
-                unit.extend(part.segments);
+                // One frame per origin: the unit must arrive whole.
+                for (origin, records) in part.segments {
+                    match unit.iter_mut().find(|(o, _)| *o == origin) {
+                        Some((_, all)) => all.extend_from_slice(&records),
+                        None => unit.push((origin, records)),
+                    }
+                }
             }
             if !unit.is_empty() {
                 let from = self.id;
