@@ -256,7 +256,8 @@ pub fn error_text(e: &redis::RedisError) -> String {
     match (e.code(), e.detail()) {
         (Some(code), Some(detail)) => format!("{code} {detail}"),
         (Some(code), None) => code.to_string(),
-        _ => panic!("not a server error: {e:?}"),
+        // Not a reply (a timeout, a closed connection): say so, for the caller's message.
+        _ => format!("(no reply: {e})"),
     }
 }
 
