@@ -2,6 +2,8 @@
 //! handle is dropped. Every integration test talks to a real server process through it.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
