@@ -1193,9 +1193,17 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         }
         // Every shard gets its own copy of the new configuration.
         let shared = std::sync::Arc::new(cfg);
+        let for_node = shared.clone();
         st.shard
             .broadcast_in(st.tx, move |sh| {
                 *sh.config.borrow_mut() = Rc::new((*shared).clone());
+            })
+            .await;
+        // And the replication executor (masterauth, repl-* options, ...).
+        let node = st.shard.nshards;
+        st.shard
+            .run_on(node, None, move |r| {
+                *r.config.borrow_mut() = Rc::new((*for_node).clone());
             })
             .await;
         st.reply(out).ok();

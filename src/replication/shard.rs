@@ -70,6 +70,8 @@ pub struct ShardRepl {
     /// travel as one unit (see [`Shard::unlock_all`]).
     pub unit: RefCell<Outbox>,
     flush_scheduled: Cell<bool>,
+    /// Batches handed to the replication executor so far (see WAIT).
+    pub posted: Cell<u64>,
     /// `repl-batch-max-bytes`, as read when the current turn's flush was scheduled.
     batch_limit: Cell<usize>,
     pub stats: Cell<MergeStats>,
@@ -87,6 +89,7 @@ impl ShardRepl {
             out: Default::default(),
             unit: Default::default(),
             flush_scheduled: Cell::new(false),
+            posted: Cell::new(0),
             batch_limit: Cell::new(usize::MAX),
             stats: Default::default(),
         }
@@ -311,12 +314,14 @@ impl Shard {
         .detach();
     }
 
-    fn send_outbox(self: &Rc<Self>) {
+    /// Hands the outbox over now.
+    pub fn send_outbox(self: &Rc<Self>) {
         let out = std::mem::take(&mut *self.repl.out.borrow_mut());
         if out.segments.is_empty() {
             return;
         }
         let from = self.id;
+        self.repl.posted.set(self.repl.posted.get() + 1);
         self.post(self.nshards, move |r| super::ingest(r, from, out.segments));
     }
 
@@ -501,6 +506,7 @@ impl Shard {
             }
             if !unit.is_empty() {
                 let from = self.id;
+                self.repl.posted.set(self.repl.posted.get() + 1);
                 self.post(self.nshards, move |r| super::ingest_unit(r, from, unit));
             }
         }
