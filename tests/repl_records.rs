@@ -232,3 +232,45 @@ fn tombstones_survive_a_restart_from_a_snapshot() {
     let _ = port;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_write_made_after_seeing_a_skewed_peer_still_wins() {
+    // A's clock runs 5 s ahead. B writes after it has seen A's write: the hybrid clock makes
+    // B's stamp the greater, whatever B's wall clock says, so B's value wins on both.
+    let a = Server::start(&["--active-replica", "yes", "--stamp-clock-offset-ms", "5000"]);
+    let b = Server::start(&["--active-replica", "yes"]);
+    link(&a, &b);
+    link(&b, &a);
+    let (mut ca, mut cb) = (a.conn(), b.conn());
+    ok(&mut ca, &["SET", "k", "from-a"]);
+    wait_for("A's write on B", Duration::from_secs(10), || {
+        run(&mut cb, &["GET", "k"]) == redis::Value::BulkString(b"from-a".to_vec())
+    });
+    ok(&mut cb, &["SET", "k", "from-b"]);
+    converged(&a, &b);
+    for c in [&mut ca, &mut cb] {
+        assert_eq!(
+            run(c, &["GET", "k"]),
+            redis::Value::BulkString(b"from-b".to_vec())
+        );
+    }
+    // Without having seen it, B's write loses to A's later-stamped one: last writer by
+    // stamp, the same on both nodes.
+    ok(
+        &mut ca,
+        &["REPLICAOF", "REMOVE", "127.0.0.1", &b.port.to_string()],
+    );
+    ok(
+        &mut cb,
+        &["REPLICAOF", "REMOVE", "127.0.0.1", &a.port.to_string()],
+    );
+    ok(&mut ca, &["SET", "j", "from-a"]);
+    ok(&mut cb, &["SET", "j", "from-b"]);
+    link(&a, &b);
+    link(&b, &a);
+    converged(&a, &b);
+    assert_eq!(
+        run(&mut cb, &["GET", "j"]),
+        redis::Value::BulkString(b"from-a".to_vec())
+    );
+}

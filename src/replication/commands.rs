@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::downstream::{self, Hello};
+use super::shard::MergeStats;
 use super::Node;
 use crate::commands::ConnCmd;
 use crate::config::Opt;
@@ -283,9 +284,16 @@ async fn role(st: &mut ConnState, out: &mut Vec<u8>) {
 
 /// The INFO replication section, KeyDB's fields first, then Tandem's own.
 pub async fn info_section(shard: &Rc<Shard>, tx: Option<TxId>) -> String {
-    let stats = shard
+    // Per master link: (applied, dropped as older), summed over the shards.
+    let per_shard = shard
         .broadcast_in(tx, |sh| {
-            let s = sh.repl.stats.get();
+            let links: Vec<(u64, MergeStats)> = sh
+                .repl
+                .stats
+                .borrow()
+                .iter()
+                .map(|(&l, &s)| (l, s))
+                .collect();
             let t: usize = sh
                 .data
                 .borrow()
@@ -294,12 +302,21 @@ pub async fn info_section(shard: &Rc<Shard>, tx: Option<TxId>) -> String {
                 .iter()
                 .map(|d| d.tombstones())
                 .sum();
-            (s.applied, s.dropped_older, t)
+            (links, t)
         })
         .await;
-    let (applied, dropped, tombstones) = stats
-        .iter()
-        .fold((0, 0, 0), |a, s| (a.0 + s.0, a.1 + s.1, a.2 + s.2));
+    let mut links: std::collections::HashMap<u64, MergeStats> = Default::default();
+    let mut tombstones = 0;
+    for (l, t) in per_shard {
+        tombstones += t;
+        for (id, st) in l {
+            let e = links.entry(id).or_default();
+            e.applied += st.applied;
+            e.dropped_older += st.dropped_older;
+        }
+    }
+    let applied: u64 = links.values().map(|s| s.applied).sum();
+    let dropped: u64 = links.values().map(|s| s.dropped_older).sum();
     on_node_of(shard, move |n| {
         let cfg = n.config();
         let masters = n.masters.borrow();
@@ -381,13 +398,15 @@ pub async fn info_section(shard: &Rc<Shard>, tx: Option<TxId>) -> String {
             let lag_ms = m.lag_ms.get();
             let _ = write!(
                 s,
-                "tandem_master{i}:host={},port={},state={},uuid={},offset={},bytes={},lag_ms={lag_ms},full_syncs={},partial_syncs={},last_error={}\r\n",
+                "tandem_master{i}:host={},port={},state={},uuid={},offset={},bytes={},lag_ms={lag_ms},applied={},dropped_older={},full_syncs={},partial_syncs={},last_error={}\r\n",
                 m.host,
                 m.port,
                 m.state.get(),
                 m.master_uuid.get().map_or("?".to_string(), |u| uuid::Uuid::from_u128(u).hyphenated().to_string()),
                 m.offset.get().map_or(-1, |o| o as i64),
                 m.bytes.get(),
+                links.get(&m.id).map_or(0, |s| s.applied),
+                links.get(&m.id).map_or(0, |s| s.dropped_older),
                 m.full_syncs.get(),
                 m.partial_syncs.get(),
                 m.last_error.borrow().replace([',', '\r', '\n'], " ")
