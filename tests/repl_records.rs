@@ -53,6 +53,21 @@ fn link(replica: &Server, master: &Server) {
     });
 }
 
+/// Cuts both links of a pair.
+fn split(a: &Server, b: &Server) {
+    for (x, y) in [(a, b), (b, a)] {
+        let port = y.port.to_string();
+        ok(&mut x.conn(), &["REPLICAOF", "REMOVE", "127.0.0.1", &port]);
+    }
+}
+
+/// Links a pair both ways again and waits until they hold the same data.
+fn join(a: &Server, b: &Server) {
+    link(a, b);
+    link(b, a);
+    converged(a, b);
+}
+
 fn converged(a: &Server, b: &Server) {
     let (mut ca, mut cb) = (a.conn(), b.conn());
     wait_for(
@@ -104,19 +119,10 @@ fn an_op_on_another_base_is_repaired_with_the_whole_value() {
     });
     // Split the nodes, change the list on both sides, join them again: B's copy now has
     // another base than the pushes A makes afterwards.
-    ok(
-        &mut ca,
-        &["REPLICAOF", "REMOVE", "127.0.0.1", &b.port.to_string()],
-    );
-    ok(
-        &mut cb,
-        &["REPLICAOF", "REMOVE", "127.0.0.1", &a.port.to_string()],
-    );
+    split(&a, &b);
     int(&mut cb, &["RPUSH", "big", "only-on-b"]);
     int(&mut ca, &["RPUSH", "big", "only-on-a"]);
-    link(&a, &b);
-    link(&b, &a);
-    converged(&a, &b);
+    join(&a, &b);
     for i in 0..20 {
         int(&mut ca, &["LPUSH", "big", &format!("after-{i}")]);
     }
@@ -256,19 +262,10 @@ fn a_write_made_after_seeing_a_skewed_peer_still_wins() {
     }
     // Without having seen it, B's write loses to A's later-stamped one: last writer by
     // stamp, the same on both nodes.
-    ok(
-        &mut ca,
-        &["REPLICAOF", "REMOVE", "127.0.0.1", &b.port.to_string()],
-    );
-    ok(
-        &mut cb,
-        &["REPLICAOF", "REMOVE", "127.0.0.1", &a.port.to_string()],
-    );
+    split(&a, &b);
     ok(&mut ca, &["SET", "j", "from-a"]);
     ok(&mut cb, &["SET", "j", "from-b"]);
-    link(&a, &b);
-    link(&b, &a);
-    converged(&a, &b);
+    join(&a, &b);
     assert_eq!(
         run(&mut cb, &["GET", "j"]),
         redis::Value::BulkString(b"from-a".to_vec())
