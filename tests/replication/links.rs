@@ -699,3 +699,31 @@ fn sync_progress_percent_stays_within_100() {
         "progress out of 0-100: {seen:?}"
     );
 }
+
+/// REPLICAOF an address where nothing listens yet: the link reports the failure, keeps
+/// retrying, the node keeps serving, and the link comes up once a master starts there.
+/// Malformed REPLICAOF arguments are refused.
+#[test]
+fn replicaof_unreachable_master_is_retried_until_it_appears() {
+    let b = Node::start("unreach-B", ACTIVE);
+    let port = crate::common::free_port();
+    let mut cb = b.conn();
+    for bad in [
+        &["REPLICAOF", "127.0.0.1"][..],
+        &["REPLICAOF", "127.0.0.1", "notaport"],
+        &["REPLICAOF", "127.0.0.1", "70000"],
+    ] {
+        crate::common::err(&mut cb, bad);
+    }
+    replicaof(&b, "127.0.0.1", port);
+    wait_node(&b, "the failure reported", Duration::from_secs(10), |c| {
+        master_link(c, 0).is_some_and(|l| !l["last_error"].is_empty())
+    });
+    let m = info_map(&mut cb, "replication");
+    assert_eq!(m["master_link_status"], "down");
+    set(&mut cb, "still", "serving");
+    let a = Node::start_at("unreach-A", port, None, ACTIVE);
+    set(&mut a.conn(), "from-a", "1");
+    wait_link_up(&b, 1);
+    wait_get(&b, 0, "from-a", Some("1"));
+}
