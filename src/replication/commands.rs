@@ -348,13 +348,15 @@ pub async fn info_section(shard: &Rc<Shard>, tx: Option<TxId>) -> String {
                     (m.state.get() == "sync") as u8,
                 );
                 if m.state.get() == "sync" {
-                    let total = m.sync_total.get().max(1);
+                    // As Redis: with an EOF-marked transfer the size is unknown (-1, 0%).
+                    let (total, perc) = match m.sync_total.get() {
+                        0 => (-1, 0.0),
+                        t => (t as i64, (m.sync_read.get().min(t) as f64) * 100.0 / t as f64),
+                    };
                     let _ = write!(
                         s,
-                        "{p}sync_total_bytes:{}\r\n{p}sync_read_bytes:{}\r\n{p}sync_perc:{:.2}\r\n",
-                        m.sync_total.get(),
+                        "{p}sync_total_bytes:{total}\r\n{p}sync_read_bytes:{}\r\n{p}sync_perc:{perc:.2}\r\n",
                         m.sync_read.get(),
-                        m.sync_read.get() as f64 * 100.0 / total as f64
                     );
                 }
                 if !up {
