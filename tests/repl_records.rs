@@ -271,3 +271,33 @@ fn a_write_made_after_seeing_a_skewed_peer_still_wins() {
         redis::Value::BulkString(b"from-a".to_vec())
     );
 }
+
+#[test]
+fn stamps_survive_a_restart_from_a_snapshot() {
+    // A writes k and saves; later B (not yet linked) writes k again. A restarts from its
+    // snapshot: k must keep the stamp of A's write, older than B's, so B's value wins once
+    // they link. (Stamps reset to the load time would make A's stale value win.)
+    let dir = std::env::temp_dir().join(format!("tandem-stamps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    let a = Server::start(&["--active-replica", "yes", "--dir", d]);
+    let b = Server::start(&["--active-replica", "yes"]);
+    ok(&mut a.conn(), &["SET", "k", "older-on-a"]);
+    ok(&mut a.conn(), &["SET", "only-a", "x"]);
+    ok(&mut a.conn(), &["SAVE"]);
+    std::thread::sleep(Duration::from_millis(5)); // a later millisecond for B's stamp
+    ok(&mut b.conn(), &["SET", "k", "newer-on-b"]);
+    drop(a);
+    let a = Server::start(&["--active-replica", "yes", "--dir", d]);
+    wait_for("A to load its snapshot", Duration::from_secs(10), || {
+        run(&mut a.conn(), &["GET", "only-a"]) == redis::Value::BulkString(b"x".to_vec())
+    });
+    join(&a, &b);
+    for s in [&a, &b] {
+        assert_eq!(
+            run(&mut s.conn(), &["GET", "k"]),
+            redis::Value::BulkString(b"newer-on-b".to_vec())
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
