@@ -331,6 +331,8 @@ impl Shard {
     pub fn apply_remote(self: &Rc<Self>, origin: Origin, records: &[u8], link: u64) {
         let cfg = self.config();
         let mut stats = MergeStats::default();
+        // Keys that got values may be what blocked clients wait for.
+        let wake = !self.blocking.is_idle();
         let mut woken: Vec<(usize, Vec<u8>)> = vec![];
         let forward = self.repl.capture.get();
         let mut forwarded = vec![];
@@ -361,7 +363,11 @@ impl Shard {
                                     }
                                 }
                             }
-                            woken.push((r.db, r.key.to_vec()));
+                            if wake {
+                                if wake {
+                                    woken.push((r.db, r.key.to_vec()));
+                                }
+                            }
                         }
                         OpResult::Older => stats.dropped_older += 1,
                         OpResult::OtherBase => {
@@ -388,7 +394,9 @@ impl Shard {
                         e.expire_at = r.expire_at;
                         db.before_write(r.key);
                         db.insert(r.key, e);
-                        woken.push((r.db, r.key.to_vec()));
+                        if wake {
+                            woken.push((r.db, r.key.to_vec()));
+                        }
                     }
                     record::DEL => {
                         db.before_write(r.key);
