@@ -355,7 +355,7 @@ fn config_get_dir_is_an_absolute_path() {
     // Without one, Redis reports its working directory.
     let s = Server::start(&["--server-threads", "2"]);
     let mut c = Client::new(&s);
-    let cwd = std::env::current_dir().unwrap();
+    let cwd = common::workdir_of(s.port);
     assert_eq!(c.config("dir"), cwd.to_str().unwrap());
 }
 

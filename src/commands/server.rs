@@ -241,22 +241,28 @@ async fn swapdb(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         return st.reply(out).error(errors::DB_INDEX);
     }
     let (a, b) = (a as usize, b as usize);
+    let (x, y) = (a.min(b), a.max(b));
     st.shard
-        .on_all_locked(st.tx, move |sh| {
-            let mut d = sh.data.borrow_mut();
-            d.store.dbs.swap(a, b);
-            // Watchers follow the database number, not its contents.
-            let (x, y) = (a.min(b), a.max(b));
-            if x != y {
-                let (lo, hi) = d.store.dbs.split_at_mut(y);
-                crate::store::Db::swap_watchers(&mut lo[x], &mut hi[0]);
-            }
-            d.dirty += 1;
-            drop(d);
-            if x != y {
-                sh.capture_swapped(&[x, y]);
-            }
-        })
+        .on_all_locked_agree(
+            st.tx,
+            move |sh| {
+                let mut d = sh.data.borrow_mut();
+                d.store.dbs.swap(a, b);
+                // Watchers follow the database number, not its contents.
+                if x != y {
+                    let (lo, hi) = d.store.dbs.split_at_mut(y);
+                    crate::store::Db::swap_watchers(&mut lo[x], &mut hi[0]);
+                }
+                d.dirty += 1;
+                drop(d);
+                sh.propose_flush_stamp()
+            },
+            move |sh, stamp| {
+                if x != y {
+                    sh.capture_swapped(&[x, y], stamp);
+                }
+            },
+        )
         .await;
     st.reply(out).ok();
 }
@@ -282,36 +288,40 @@ async fn flush(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>, all: bool)
         return st.reply(out).error(errors::SYNTAX);
     }
     let db = st.db;
+    let flush_here = move |sh: &Rc<Shard>| {
+        let mut d = sh.data.borrow_mut();
+        let n: usize = if all {
+            d.store.dbs.iter().map(|x| x.len()).sum()
+        } else {
+            d.store.dbs[db].len()
+        };
+        d.dirty += n as u64;
+        if all {
+            // As Redis kills a saving child: the running save would only write the
+            // data just flushed over the file.
+            if sh.snapshotting.get() {
+                d.end_snapshot();
+                sh.snapshotting.set(false);
+            }
+            d.store.dbs.iter_mut().for_each(|x| x.clear());
+        } else {
+            d.flush_db(db);
+        }
+        drop(d);
+        sh.propose_flush_stamp()
+    };
+    let stamp_flush = move |sh: &Rc<Shard>, stamp: u64| {
+        let flushed = if all {
+            0..sh.data.borrow().store.dbs.len()
+        } else {
+            db..db + 1
+        };
+        for i in flushed {
+            sh.capture_flush(i, stamp);
+        }
+    };
     st.shard
-        .on_all_locked(st.tx, move |sh| {
-            let mut d = sh.data.borrow_mut();
-            let n: usize = if all {
-                d.store.dbs.iter().map(|x| x.len()).sum()
-            } else {
-                d.store.dbs[db].len()
-            };
-            d.dirty += n as u64;
-            if all {
-                // As Redis kills a saving child: the running save would only write the
-                // data just flushed over the file.
-                if sh.snapshotting.get() {
-                    d.end_snapshot();
-                    sh.snapshotting.set(false);
-                }
-                d.store.dbs.iter_mut().for_each(|x| x.clear());
-            } else {
-                d.flush_db(db);
-            }
-            drop(d);
-            let flushed = if all {
-                0..sh.data.borrow().store.dbs.len()
-            } else {
-                db..db + 1
-            };
-            for i in flushed {
-                sh.capture_flush(i);
-            }
-        })
+        .on_all_locked_agree(st.tx, flush_here, stamp_flush)
         .await;
     // As Redis: with save points set, FLUSHALL saves the empty dataset at once.
     if all && !crate::persist::save_points(&st.shard.config()).is_empty() {
@@ -1207,9 +1217,17 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         let old = st.shard.config();
         let shared = std::sync::Arc::new(cfg);
         let new = shared.clone();
+        let for_node = shared.clone();
         st.shard
             .broadcast_in(st.tx, move |sh| {
                 *sh.config.borrow_mut() = Rc::new((*shared).clone());
+            })
+            .await;
+        // And the replication executor (masterauth, repl-* options, ...).
+        let node = st.shard.nshards;
+        st.shard
+            .run_on(node, None, move |r| {
+                *r.config.borrow_mut() = Rc::new((*for_node).clone());
             })
             .await;
         // What a change sets going (the append-only log turned on or off).

@@ -163,34 +163,59 @@ async fn wait(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
     if timeout < 0 {
         return st.reply(out).error("ERR timeout is negative");
     }
-    // The replicas' positions now: what each must acknowledge.
-    let targets = on_node(st, |n| {
-        n.replicas
-            .borrow()
-            .iter()
-            .map(|r| (r.id, r.position.get()))
-            .collect::<Vec<_>>()
-    })
-    .await;
     let deadline = (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
-    loop {
-        let t = targets.clone();
-        let acked = on_node(st, move |n| {
-            n.replicas
-                .borrow()
-                .iter()
-                .filter(|r| {
-                    t.iter()
-                        .any(|&(id, pos)| id == r.id && r.acked.get() >= pos)
-                })
-                .count()
+    let expired = || deadline.is_some_and(|d| Instant::now() >= d);
+    // Every shard hands over the records it holds; the node must have taken them all in
+    // before it knows where the stream ends for this client's writes.
+    let sent: Vec<u64> = st
+        .shard
+        .broadcast_in(st.tx, |sh| {
+            sh.send_outbox();
+            sh.repl.posted.get()
         })
         .await;
-        let done = acked as i64 >= want || deadline.is_some_and(|d| Instant::now() >= d);
-        if done || st.client.killed.get() {
+    let end = loop {
+        let sent = sent.clone();
+        let end = on_node(st, move |n| {
+            let all_in = n.ingested.borrow().iter().zip(&sent).all(|(i, s)| i >= s);
+            all_in.then(|| n.backlog.borrow().next)
+        })
+        .await;
+        match end {
+            Some(end) => break end,
+            None if expired() => return st.reply(out).int(0),
+            None => glommio::timer::sleep(Duration::from_millis(1)).await,
+        }
+    };
+    // A replica counts once it has been sent everything up to `end` and acknowledged what
+    // it was sent by then; it is asked for its ack as soon as it has been sent it all.
+    let mut targets: Vec<(u64, Option<u64>)> = vec![];
+    loop {
+        let known = targets.clone();
+        let (acked, now_targets) = on_node(st, move |n| {
+            let mut targets = vec![];
+            let mut acked = 0;
+            for r in n.replicas.borrow().iter() {
+                let target = known.iter().find(|t| t.0 == r.id).and_then(|t| t.1);
+                let target = target.or_else(|| {
+                    (r.cursor.get() >= end).then(|| {
+                        r.request_ack();
+                        r.position.get()
+                    })
+                });
+                if target.is_some_and(|t| r.acked.get() >= t) {
+                    acked += 1;
+                }
+                targets.push((r.id, target));
+            }
+            (acked, targets)
+        })
+        .await;
+        targets = now_targets;
+        if acked as i64 >= want || expired() || st.client.killed.get() {
             return st.reply(out).int(acked as i64);
         }
-        glommio::timer::sleep(Duration::from_millis(10)).await;
+        glommio::timer::sleep(Duration::from_millis(1)).await;
     }
 }
 

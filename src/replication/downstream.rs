@@ -50,9 +50,19 @@ pub struct Downstream {
     db: Cell<Option<usize>>,
     pub sync_done: Cell<u64>,
     pub sync_total: Cell<u64>,
+    /// WAIT wants an ack now: REPLCONF GETACK goes out with the next write.
+    getack: Cell<bool>,
+    /// Notified by every ACK the replica sends.
+    first_ack: Signal,
 }
 
 impl Downstream {
+    pub fn request_ack(&self) {
+        if !self.getack.replace(true) {
+            self.signal.notify();
+        }
+    }
+
     pub fn lag_secs(&self) -> u64 {
         self.last_ack.get().elapsed().as_secs()
     }
@@ -87,6 +97,8 @@ pub async fn serve(
         db: Cell::new(None),
         sync_done: Cell::new(0),
         sync_total: Cell::new(0),
+        getack: Cell::new(false),
+        first_ack: Signal::default(),
     });
     let r = session(&node, &link, &mut out, input, &replid, offset).await;
     link.closed.set(true);
@@ -139,9 +151,26 @@ async fn session(
         send_snapshot(node, link, out).await?;
         tracing::info!("Synchronization with replica {} succeeded", link.addr);
     }
+    let reader = glommio::spawn_local(read_acks(node.clone(), link.clone(), input));
+    if !tandem && link.hello.capa_eof {
+        // As a Redis master: a replica that read the RDB up to its EOF mark says so with its
+        // first ACK, and only then may the stream follow (it looks for the mark at the end
+        // of what it reads).
+        let timeout = Duration::from_secs(node.config().int(Opt::ReplTimeout) as u64);
+        let acked = async {
+            link.first_ack.wait().await;
+            true
+        };
+        let gave_up = async {
+            glommio::timer::sleep(timeout).await;
+            false
+        };
+        if !futures_lite::future::or(acked, gave_up).await {
+            return Err(std::io::Error::other("no ACK after the RDB"));
+        }
+    }
     link.state.set("online");
     link.last_ack.set(Instant::now());
-    let reader = glommio::spawn_local(read_acks(node.clone(), link.clone(), input));
     let r = stream(node, link, out).await;
     link.closed.set(true);
     drop(reader);
@@ -181,6 +210,7 @@ async fn send_snapshot(
     };
     link.sync_total.set(total as u64);
     emit(out, eof, &mut pending, &mut crc, &head.buf).await?;
+    let mut logged = Instant::now();
     for db in 0..cfg.databases() {
         let pops = node.shard.broadcast(move |sh| sh.db_population(db)).await;
         if pops.iter().all(|&(k, t)| k == 0 && t == 0) {
@@ -202,6 +232,14 @@ async fn send_snapshot(
                 emit(out, eof, &mut pending, &mut crc, &chunk).await?;
                 link.sync_done
                     .set(link.sync_done.get() + super::snapshot::CHUNK_KEYS as u64);
+                if logged.elapsed() >= Duration::from_secs(1) {
+                    logged = Instant::now();
+                    let perc = link.sync_done.get().min(total as u64) * 100 / total.max(1) as u64;
+                    tracing::info!(
+                        "Full sync to replica {}: {perc}% of the keys sent",
+                        link.addr
+                    );
+                }
                 if next == 0 {
                     break;
                 }
@@ -255,6 +293,9 @@ async fn stream(
         }
         buf.clear();
         let mut cursor = link.cursor.get();
+        // Where the replica's offset stands once it has this buffer (Tandem replicas count
+        // the frames they get; others every byte).
+        let mut position = link.position.get();
         {
             let b = node.backlog.borrow();
             if cursor < b.first() {
@@ -272,20 +313,24 @@ async fn stream(
                 }
                 if link.hello.tandem {
                     buf.extend_from_slice(&f.bytes);
+                    position = f.end();
                 } else {
                     plain_commands(link, f.records(), &mut buf);
                 }
             }
         }
         link.cursor.set(cursor);
+        if link.getack.replace(false) {
+            const GETACK: &[u8] = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
+            buf.extend_from_slice(GETACK);
+        }
         if !buf.is_empty() {
             out.write_all(&buf).await?;
             last_write = Instant::now();
-            if link.hello.tandem {
-                link.position.set(cursor);
-            } else {
-                link.position.set(link.position.get() + buf.len() as u64);
+            if !link.hello.tandem {
+                position += buf.len() as u64;
             }
+            link.position.set(position);
             continue;
         }
         if link.cursor.get() != node.backlog.borrow().next {
@@ -335,6 +380,7 @@ async fn read_acks(node: Rc<Node>, link: Rc<Downstream>, mut input: TcpStream) {
                         if let Some(o) = crate::protocol::parse_i64(args.get(2)) {
                             link.acked.set(o.max(0) as u64);
                             link.last_ack.set(Instant::now());
+                            link.first_ack.notify();
                         }
                     } else if p.nargs == 3 && args.get(0).eq_ignore_ascii_case(b"rfetch") {
                         let db = crate::protocol::parse_i64(args.get(1)).unwrap_or(-1);

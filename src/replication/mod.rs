@@ -71,6 +71,8 @@ pub struct Node {
     pub masters: RefCell<Vec<Rc<upstream::Upstream>>>,
     next_link: Cell<u64>,
     capture_on: Cell<bool>,
+    /// Batches taken in from each shard (WAIT waits until it has every batch sent before).
+    pub ingested: RefCell<Vec<u64>>,
 }
 
 impl Node {
@@ -119,12 +121,14 @@ impl Node {
     /// master link is down. An active replica always serves.
     pub async fn update_read_only(&self) {
         let cfg = self.config();
-        let masters = self.masters.borrow();
-        let plain = !masters.is_empty() && !cfg.bool(Opt::ActiveReplica);
-        let ro = plain && cfg.bool(Opt::ReplicaReadOnly);
-        let stale =
-            plain && !cfg.bool(Opt::ReplicaServeStaleData) && masters.iter().any(|m| !m.is_up());
-        drop(masters);
+        let (ro, stale) = {
+            let masters = self.masters.borrow();
+            let plain = !masters.is_empty() && !cfg.bool(Opt::ActiveReplica);
+            let stale = plain
+                && !cfg.bool(Opt::ReplicaServeStaleData)
+                && masters.iter().any(|m| !m.is_up());
+            (plain && cfg.bool(Opt::ReplicaReadOnly), stale)
+        };
         self.shard
             .broadcast(move |sh| {
                 sh.repl.read_only.set(ro);
@@ -194,19 +198,22 @@ impl Node {
 }
 
 /// Runs on the replication executor: a shard's batch of records joins the stream.
-pub fn ingest(r: &Rc<Shard>, _from: usize, segments: Vec<(Origin, Vec<u8>)>) {
-    append_frames(r, segments, false)
+pub fn ingest(r: &Rc<Shard>, from: usize, segments: Vec<(Origin, Vec<u8>)>) {
+    append_frames(r, from, segments, false)
 }
 
 /// A transaction's records join the stream as frames to be applied atomically.
-pub fn ingest_unit(r: &Rc<Shard>, _from: usize, segments: Vec<(Origin, Vec<u8>)>) {
-    append_frames(r, segments, true)
+pub fn ingest_unit(r: &Rc<Shard>, from: usize, segments: Vec<(Origin, Vec<u8>)>) {
+    append_frames(r, from, segments, true)
 }
 
-fn append_frames(r: &Rc<Shard>, segments: Vec<(Origin, Vec<u8>)>, unit: bool) {
+fn append_frames(r: &Rc<Shard>, from: usize, segments: Vec<(Origin, Vec<u8>)>, unit: bool) {
     let Some(node) = r.node.get() else {
         return;
     };
+    if let Some(n) = node.ingested.borrow_mut().get_mut(from) {
+        *n += 1;
+    }
     {
         let mut b = node.backlog.borrow_mut();
         for (origin, records) in segments {
@@ -223,19 +230,27 @@ fn append_frames(r: &Rc<Shard>, segments: Vec<(Origin, Vec<u8>)>, unit: bool) {
     }
 }
 
-/// Starts replication on its executor: the mesh member `shard` becomes the node.
-pub async fn start(shard: Rc<Shard>, uuid: uuid::Uuid) -> Rc<Node> {
-    let node = Rc::new(Node {
-        replid: shard.run_id.to_string(),
-        shard: shard.clone(),
-        uuid,
-        backlog: Default::default(),
-        replicas: Default::default(),
-        masters: Default::default(),
-        next_link: Cell::new(0),
-        capture_on: Cell::new(false),
-    });
-    let _ = shard.node.set(node.clone());
+impl Node {
+    /// Makes the mesh member `shard` the node (before it serves any message).
+    pub fn create(shard: Rc<Shard>, uuid: uuid::Uuid) -> Rc<Node> {
+        let node = Rc::new(Node {
+            replid: shard.run_id.to_string(),
+            shard: shard.clone(),
+            uuid,
+            backlog: Default::default(),
+            replicas: Default::default(),
+            masters: Default::default(),
+            next_link: Cell::new(0),
+            capture_on: Cell::new(false),
+            ingested: RefCell::new(vec![0; shard.nshards]),
+        });
+        let _ = shard.node.set(node.clone());
+        node
+    }
+}
+
+/// Starts replication on its executor: capture, the configured masters, tombstone collection.
+pub async fn start(node: Rc<Node>) -> Rc<Node> {
     let cfg = node.config();
     if cfg.bool(Opt::ActiveReplica) {
         node.enable_capture().await;

@@ -70,6 +70,10 @@ pub struct ShardRepl {
     /// travel as one unit (see [`Shard::unlock_all`]).
     pub unit: RefCell<Outbox>,
     flush_scheduled: Cell<bool>,
+    /// Batches handed to the replication executor so far (see WAIT).
+    pub posted: Cell<u64>,
+    /// `repl-batch-max-bytes`, as read when the current turn's flush was scheduled.
+    batch_limit: Cell<usize>,
     pub stats: Cell<MergeStats>,
 }
 
@@ -85,6 +89,8 @@ impl ShardRepl {
             out: Default::default(),
             unit: Default::default(),
             flush_scheduled: Cell::new(false),
+            posted: Cell::new(0),
+            batch_limit: Cell::new(usize::MAX),
             stats: Default::default(),
         }
     }
@@ -141,6 +147,7 @@ impl Shard {
         cmd: usize,
         args: &Args<'a>,
         db: usize,
+        now: u64,
         f: impl FnOnce() -> R,
     ) -> R {
         // A running snapshot keeps what the write is about to change (persistence).
@@ -148,16 +155,15 @@ impl Shard {
         if !self.repl.capture.get() {
             return f();
         }
-        let before = self.capture_before(cmd, args, db);
+        let before = self.capture_before(cmd, args, db, now);
         let r = f();
-        self.capture_after(before);
+        self.capture_after(before, now);
         r
     }
 
     /// Notes the state of the keys a write command names, before it runs.
-    fn capture_before<'a>(&self, cmd: usize, args: &Args<'a>, db: usize) -> Before<'a> {
+    fn capture_before<'a>(&self, cmd: usize, args: &Args<'a>, db: usize, now: u64) -> Before<'a> {
         let data = self.data.borrow();
-        let now = now_ms();
         let mut keys = Vec::with_capacity(2);
         touched(&COMMANDS[cmd], args, db, |d, k| {
             if self.nshards > 1 && self.shard_of(k) != self.id {
@@ -184,13 +190,12 @@ impl Shard {
     }
 
     /// Turns what a write changed into records.
-    fn capture_after(self: &Rc<Self>, before: Before) {
+    fn capture_after(self: &Rc<Self>, before: Before, now: u64) {
         let mut data = self.data.borrow_mut();
         if data.dirty == before.dirty {
             return;
         }
         let data = &mut *data;
-        let now = now_ms();
         self.record_from(self.repl.me, |buf| {
             for (d, k, was) in before.keys {
                 let Some(db) = data.store.dbs.get_mut(d) else {
@@ -250,28 +255,36 @@ impl Shard {
         }
     }
 
-    /// FLUSHDB/FLUSHALL of `db` on this shard: stamps it, so older writes from peers stay
-    /// hidden, and records it.
-    pub fn capture_flush(self: &Rc<Self>, db: usize) {
-        let stamp = {
+    /// A stamp for a flush on this shard: every shard proposes one, and the flush takes the
+    /// greatest (see [`Shard::capture_flush`]).
+    pub fn propose_flush_stamp(&self) -> u64 {
+        self.data.borrow_mut().clock.next(now_ms())
+    }
+
+    /// FLUSHDB/FLUSHALL of `db` at `stamp`, the one stamp all shards agreed on while holding
+    /// their locks (so that every write after the flush, on any shard, is stamped later):
+    /// older writes from peers stay hidden, and peers learn of it.
+    pub fn capture_flush(self: &Rc<Self>, db: usize, stamp: u64) {
+        {
             let mut data = self.data.borrow_mut();
-            let stamp = data.clock.next(now_ms());
-            data.store.dbs[db].flushed_at = stamp;
-            stamp
-        };
+            data.clock.observe(stamp);
+            let d = &mut data.store.dbs[db];
+            d.flushed_at = d.flushed_at.max(stamp);
+        }
         if self.repl.capture.get() {
             self.record_from(self.repl.me, |buf| record::flush(buf, db, stamp));
         }
     }
 
-    /// After SWAPDB: to peers, each of these databases was flushed and every key it now
-    /// holds written anew (they are restamped, so they win over what the peers held).
-    pub fn capture_swapped(self: &Rc<Self>, dbs: &[usize]) {
-        if !self.repl.capture.get() {
-            return;
-        }
+    /// After SWAPDB (flushed at `stamp`, see [`Shard::capture_flush`]): to peers, each of
+    /// these databases was flushed and every key it now holds written anew (restamped after
+    /// the flush, so they win over what the peers held).
+    pub fn capture_swapped(self: &Rc<Self>, dbs: &[usize], stamp: u64) {
         for &db in dbs {
-            self.capture_flush(db);
+            self.capture_flush(db, stamp);
+            if !self.repl.capture.get() {
+                continue;
+            }
             let mut data = self.data.borrow_mut();
             let data = &mut *data;
             let now = now_ms();
@@ -280,6 +293,7 @@ impl Shard {
             let d = &mut data.store.dbs[db];
             self.record_from(self.repl.me, |buf| {
                 for k in keys {
+                    d.before_write(&k);
                     if let Some(e) = d.get(&k, now, &mut Default::default()) {
                         e.stamp = data.clock.next(now);
                         record::put(buf, db, &k, e);
@@ -292,13 +306,14 @@ impl Shard {
     /// Hands the outbox to the replication executor once the current turn of work is done
     /// (a whole pipeline's writes go as one message), or at once when it is large.
     fn schedule_outbox(self: &Rc<Self>) {
-        let limit = self.config().int(crate::config::Opt::ReplBatchMaxBytes) as usize;
-        if self.repl.out.borrow().bytes >= limit {
-            return self.send_outbox();
-        }
         if self.repl.flush_scheduled.replace(true) {
+            if self.repl.out.borrow().bytes >= self.repl.batch_limit.get() {
+                self.send_outbox();
+            }
             return;
         }
+        let limit = self.config().int(crate::config::Opt::ReplBatchMaxBytes) as usize;
+        self.repl.batch_limit.set(limit);
         let me = self.clone();
         glommio::spawn_local(async move {
             futures_lite::future::yield_now().await;
@@ -308,7 +323,8 @@ impl Shard {
         .detach();
     }
 
-    fn send_outbox(self: &Rc<Self>) {
+    /// Hands the outbox over now.
+    pub fn send_outbox(self: &Rc<Self>) {
         // Persistence: the append-only log gets this turn's records too.
         crate::persist::aof::flush_shard(self);
         let out = std::mem::take(&mut *self.repl.out.borrow_mut());
@@ -316,6 +332,7 @@ impl Shard {
             return;
         }
         let from = self.id;
+        self.repl.posted.set(self.repl.posted.get() + 1);
         self.post(self.nshards, move |r| super::ingest(r, from, out.segments));
     }
 
@@ -379,10 +396,12 @@ impl Shard {
                         };
                         let mut e = Entry::new(v, r.stamp);
                         e.expire_at = r.expire_at;
+                        db.before_write(r.key);
                         db.insert(r.key, e);
                         woken.push((r.db, r.key.to_vec()));
                     }
                     record::DEL => {
+                        db.before_write(r.key);
                         db.remove(r.key);
                         db.bury(r.key, r.stamp);
                     }
@@ -446,6 +465,7 @@ impl Shard {
             return OpResult::Older;
         };
         let mut reply = vec![];
+        data.store.dbs[r.db].before_write(r.key);
         crate::shard::run_keyed(data, cfg, cmd, args, r.db, 2, now, &mut reply);
         let db = &mut data.store.dbs[r.db];
         if let Some(e) = db.get(r.key, now, &mut Default::default()) {
@@ -489,12 +509,19 @@ impl Shard {
                         std::mem::take(&mut *sh.repl.unit.borrow_mut())
                     })
                     .await;
-                unit.extend(part.segments);
+                // One frame per origin: the unit must arrive whole.
+                for (origin, records) in part.segments {
+                    match unit.iter_mut().find(|(o, _)| *o == origin) {
+                        Some((_, all)) => all.extend_from_slice(&records),
+                        None => unit.push((origin, records)),
+                    }
+                }
             }
             if !unit.is_empty() {
                 // Persistence: the unit is logged before its locks are released.
                 crate::persist::aof::append_unit(&unit);
                 let from = self.id;
+                self.repl.posted.set(self.repl.posted.get() + 1);
                 self.post(self.nshards, move |r| super::ingest_unit(r, from, unit));
             }
         }

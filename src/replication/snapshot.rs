@@ -45,7 +45,10 @@ impl Shard {
         }
         let now = now_ms();
         let next = d.scan(top, max, |k, e| {
-            if !e.is_expired(now) {
+            if e.is_expired(now) {
+                // Gone here, but its stamp must still beat older copies on the peer.
+                tombstone_aux(db, k, e.stamp, &mut enc);
+            } else {
                 enc.entry(k, e);
             }
         });
@@ -55,19 +58,21 @@ impl Shard {
 
 /// Writes a database's tombstones and flush stamp as AUX fields.
 pub fn db_aux(db: usize, d: &crate::store::Db, enc: &mut Encoder) {
-    let head = |stamp: u64| {
-        let mut v = stamp.to_le_bytes().to_vec();
-        v.extend_from_slice(&(db as u32).to_le_bytes());
-        v
-    };
     if d.flushed_at != 0 {
-        enc.aux(FLUSH_AUX, &head(d.flushed_at));
+        let mut v = d.flushed_at.to_le_bytes().to_vec();
+        v.extend_from_slice(&(db as u32).to_le_bytes());
+        enc.aux(FLUSH_AUX, &v);
     }
     for (k, stamp) in d.tombstone_iter() {
-        let mut v = head(stamp);
-        v.extend_from_slice(k);
-        enc.aux(TOMBSTONE_AUX, &v);
+        tombstone_aux(db, k, stamp, enc);
     }
+}
+
+fn tombstone_aux(db: usize, key: &[u8], stamp: u64, enc: &mut Encoder) {
+    let mut v = stamp.to_le_bytes().to_vec();
+    v.extend_from_slice(&(db as u32).to_le_bytes());
+    v.extend_from_slice(key);
+    enc.aux(TOMBSTONE_AUX, &v);
 }
 
 /// Appends the record a Tandem AUX field stands for; false for any other AUX field.

@@ -308,15 +308,20 @@ async fn full_sync(node: &Rc<Node>, link: &Upstream, c: &mut Conn) -> Io<()> {
         return fail(format!("bad sync payload header: {head}"));
     };
     let rdb: Vec<u8> = if let Some(mark) = spec.strip_prefix("EOF:") {
+        // The stream may follow the mark in the same read: look for the mark in what
+        // arrived (from a little before, in case it was split), not only at the end.
         let mark = mark.as_bytes().to_vec();
+        let mut scanned = 0usize;
         loop {
             let have = &c.buf[c.start..c.end];
             link.sync_read.set(have.len() as u64);
-            if have.len() >= mark.len() && have.ends_with(&mark) {
-                let v = have[..have.len() - mark.len()].to_vec();
-                c.start = c.end;
+            let from = scanned.saturating_sub(mark.len());
+            if let Some(i) = have[from..].windows(mark.len()).position(|w| w == mark) {
+                let v = have[..from + i].to_vec();
+                c.start += from + i + mark.len();
                 break v;
             }
+            scanned = have.len();
             c.fill(link).await?;
         }
     } else {

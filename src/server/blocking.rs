@@ -152,8 +152,9 @@ impl Shard {
                     let mut out = Vec::new();
                     let args = w.args.args(0, w.args.spans.len());
                     let cfg = self.config();
-                    self.captured(w.cmd, &args, w.db, || {
-                        self.execute_unhooked(&cfg, w.cmd, args, w.db, w.resp, now_ms(), &mut out)
+                    let now = now_ms();
+                    self.captured(w.cmd, &args, w.db, now, || {
+                        self.execute_unhooked(&cfg, w.cmd, args, w.db, w.resp, now, &mut out)
                     });
                     if !serves(&out) {
                         w.claim.store(false, Ordering::Release);

@@ -307,8 +307,9 @@ pub fn run(cfg: Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Joins the executor mesh as member `id` and starts serving messages from the others.
-async fn join_mesh(id: usize, start: &ShardStart) -> Rc<Shard> {
+/// Joins the executor mesh as member `id` and starts serving messages from the others
+/// (after `prepare`, so that no message finds the member half set up).
+async fn join_mesh(id: usize, start: &ShardStart, prepare: impl FnOnce(&Rc<Shard>)) -> Rc<Shard> {
     // glommio 0.9 completes a channel's connection only when the executor's loop comes
     // round, and an executor parked with nothing to do never does: keep it ticking until the
     // mesh is joined (without this, 1 start in 5 with 4 shards hung here forever).
@@ -338,6 +339,7 @@ async fn join_mesh(id: usize, start: &ShardStart) -> Rc<Shard> {
         start.run_id.as_ref().into(),
         start.node_id,
     );
+    prepare(&shard);
     for (from, rx) in receivers.streams() {
         glommio::spawn_local(shard.clone().serve_peer(from, rx)).detach();
     }
@@ -346,13 +348,18 @@ async fn join_mesh(id: usize, start: &ShardStart) -> Rc<Shard> {
 
 /// The replication executor: the mesh's last member, running the node (`replication`).
 async fn replication_main(start: ShardStart) {
-    let shard = join_mesh(start.nshards, &start).await;
-    crate::replication::start(shard, start.node_id).await;
+    let node_id = start.node_id;
+    let mut node = None;
+    join_mesh(start.nshards, &start, |sh| {
+        node = Some(crate::replication::Node::create(sh.clone(), node_id))
+    })
+    .await;
+    crate::replication::start(node.expect("made while joining")).await;
     std::future::pending::<()>().await
 }
 
 async fn shard_main(id: usize, start: ShardStart) {
-    let shard = join_mesh(id, &start).await;
+    let shard = join_mesh(id, &start, |_| {}).await;
     let cron_queue = glommio::executor().create_task_queue(
         glommio::Shares::Static(100),
         glommio::Latency::NotImportant,

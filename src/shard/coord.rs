@@ -79,7 +79,7 @@ fn sub_command(sh: &Rc<Shard>, cmd: usize, args: &PackedArgs, db: usize, resp: u
     if !write {
         run();
     } else {
-        sh.captured(cmd, &all, db, || match flags {
+        sh.captured(cmd, &all, db, now, || match flags {
             0 => run(),
             _ => notify::around_write(sh, flags, cmd, &all, db, now, run),
         });

@@ -367,6 +367,34 @@ impl Shard {
         }
     }
 
+    /// [`Shard::on_all_locked`] in two steps under the same locks: `first` on every shard,
+    /// then `second` on every shard with the greatest value `first` returned (FLUSHALL and
+    /// SWAPDB agree this way on one stamp for the whole node).
+    pub async fn on_all_locked_agree(
+        self: &Rc<Self>,
+        outer: Option<TxId>,
+        first: impl Fn(&Rc<Shard>) -> u64 + Send + Sync + Clone + 'static,
+        second: impl Fn(&Rc<Shard>, u64) + Send + Sync + Clone + 'static,
+    ) {
+        let tx = outer.unwrap_or_else(|| self.new_tx());
+        let mut agreed = 0;
+        for s in 0..self.nshards {
+            let first = first.clone();
+            let v = match outer {
+                Some(_) => self.run_on(s, outer, move |sh| first(sh)).await,
+                None => self.lock_and_run(s, tx, move |sh| first(sh)).await,
+            };
+            agreed = agreed.max(v);
+        }
+        for s in 0..self.nshards {
+            let second = second.clone();
+            self.run_on(s, Some(tx), move |sh| second(sh, agreed)).await;
+        }
+        if outer.is_none() {
+            self.unlock_all(0..self.nshards, tx).await;
+        }
+    }
+
     /// Runs `f` on every shard while holding all their locks, so that no client sees the
     /// keyspace half changed (FLUSHALL, SWAPDB, the start of a snapshot). Inside EXEC
     /// (`outer`), the transaction already holds every lock.
@@ -537,7 +565,7 @@ impl Shard {
         if !def.is_write() {
             return self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);
         }
-        self.captured(cmd, &args, db, || {
+        self.captured(cmd, &args, db, now_ms, || {
             let notify = notify::enabled(cfg);
             if notify == 0 {
                 self.execute_unhooked(cfg, cmd, args, db, resp, now_ms, out);

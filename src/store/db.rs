@@ -155,6 +155,10 @@ impl Db {
         while i > 0 {
             i -= 1;
             if self.map.value(i).stamp <= stamp {
+                if self.snap.is_some() {
+                    let key = self.map.key(i).clone();
+                    self.before_write(&key);
+                }
                 self.remove_index(i);
             }
         }

@@ -1,0 +1,234 @@
+//! Replication of what the per-key record scheme has special paths for: small changes to
+//! large values (OP records, and the RFETCH repair when the base differs), transactions as a
+//! unit, SWAPDB, and tombstones kept across a restart from a snapshot.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{int, ok, run, wait_for, Server};
+
+fn info_field(c: &mut redis::Connection, field: &str) -> String {
+    let text: String = redis::cmd("INFO").arg("replication").query(c).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+/// A field of the `tandem_master0` line, e.g. "bytes".
+fn link_field(c: &mut redis::Connection, name: &str) -> u64 {
+    let line = info_field(c, "tandem_master0");
+    line.split(',')
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn digest(c: &mut redis::Connection) -> String {
+    redis::cmd("DEBUG").arg("DIGEST").query(c).unwrap()
+}
+
+/// Two active nodes, each a replica of the other, with links up.
+fn pair(extra: &[&str]) -> (Server, Server) {
+    let mut flags = vec!["--active-replica", "yes", "--server-threads", "2"];
+    flags.extend_from_slice(extra);
+    let a = Server::start(&flags);
+    let b = Server::start(&flags);
+    link(&a, &b);
+    link(&b, &a);
+    (a, b)
+}
+
+/// Makes `replica` a replica of `master` and waits for the link.
+fn link(replica: &Server, master: &Server) {
+    let mut c = replica.conn();
+    ok(
+        &mut c,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    wait_for("the link to come up", Duration::from_secs(20), || {
+        info_field(&mut c, "master_link_status") == "up"
+    });
+}
+
+fn converged(a: &Server, b: &Server) {
+    let (mut ca, mut cb) = (a.conn(), b.conn());
+    wait_for(
+        "both nodes to hold the same data",
+        Duration::from_secs(20),
+        || digest(&mut ca) == digest(&mut cb),
+    );
+}
+
+#[test]
+fn a_small_change_to_a_large_list_travels_small() {
+    let (a, b) = pair(&[]);
+    let (mut ca, mut cb) = (a.conn(), b.conn());
+    let items: Vec<String> = (0..2000).map(|i| format!("item-{i:06}")).collect();
+    let mut cmd = redis::cmd("RPUSH");
+    cmd.arg("big");
+    for i in &items {
+        cmd.arg(i);
+    }
+    let _: i64 = cmd.query(&mut ca).unwrap();
+    wait_for("the list on B", Duration::from_secs(10), || {
+        int(&mut cb, &["LLEN", "big"]) == 2000
+    });
+    let before = link_field(&mut cb, "bytes");
+    for i in 0..50 {
+        int(&mut ca, &["LPUSH", "big", &format!("new-{i}")]);
+    }
+    wait_for("the pushes on B", Duration::from_secs(10), || {
+        int(&mut cb, &["LLEN", "big"]) == 2050
+    });
+    let per_push = (link_field(&mut cb, "bytes") - before) / 50;
+    // The list is ~30 kB; a push must cost about its own size, not the list's.
+    assert!(per_push < 400, "{per_push} bytes per LPUSH on the link");
+    converged(&a, &b);
+}
+
+#[test]
+fn an_op_on_another_base_is_repaired_with_the_whole_value() {
+    let (a, b) = pair(&[]);
+    let (mut ca, mut cb) = (a.conn(), b.conn());
+    let mut cmd = redis::cmd("RPUSH");
+    cmd.arg("big");
+    for i in 0..1000 {
+        cmd.arg(format!("element-{i:05}"));
+    }
+    let _: i64 = cmd.query(&mut ca).unwrap();
+    wait_for("the list on B", Duration::from_secs(10), || {
+        int(&mut cb, &["LLEN", "big"]) == 1000
+    });
+    // Split the nodes, change the list on both sides, join them again: B's copy now has
+    // another base than the pushes A makes afterwards.
+    ok(
+        &mut ca,
+        &["REPLICAOF", "REMOVE", "127.0.0.1", &b.port.to_string()],
+    );
+    ok(
+        &mut cb,
+        &["REPLICAOF", "REMOVE", "127.0.0.1", &a.port.to_string()],
+    );
+    int(&mut cb, &["RPUSH", "big", "only-on-b"]);
+    int(&mut ca, &["RPUSH", "big", "only-on-a"]);
+    link(&a, &b);
+    link(&b, &a);
+    converged(&a, &b);
+    for i in 0..20 {
+        int(&mut ca, &["LPUSH", "big", &format!("after-{i}")]);
+    }
+    // (Waiting first: a write on B before A's pushes arrive would be a concurrent one, and
+    // the newer whole value wins.)
+    converged(&a, &b);
+    int(&mut cb, &["RPUSH", "big", "tail-from-b"]);
+    converged(&a, &b);
+    let head: Vec<String> = redis::cmd("LRANGE")
+        .arg("big")
+        .arg(0)
+        .arg(0)
+        .query(&mut cb)
+        .unwrap();
+    assert_eq!(head, vec!["after-19".to_string()]);
+}
+
+#[test]
+fn a_transaction_across_shards_replicates_whole() {
+    let (a, b) = pair(&[]);
+    let (mut ca, mut cb) = (a.conn(), b.conn());
+    // A reader on B must never see the counters apart: each EXEC moves both.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        let mut c = b.conn();
+        std::thread::spawn(move || {
+            let mut seen = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (x, y): (Option<i64>, Option<i64>) = redis::cmd("MGET")
+                    .arg("tx:x")
+                    .arg("tx:y")
+                    .query(&mut c)
+                    .unwrap();
+                assert_eq!(x, y, "a reader on B saw half a transaction");
+                seen += 1;
+            }
+            seen
+        })
+    };
+    for _ in 0..300 {
+        let r: Vec<i64> = redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg("tx:x")
+            .cmd("INCR")
+            .arg("tx:y")
+            .query(&mut ca)
+            .unwrap();
+        assert_eq!(r[0], r[1]);
+    }
+    wait_for("the counters on B", Duration::from_secs(10), || {
+        let v: Option<i64> = redis::cmd("GET").arg("tx:y").query(&mut cb).unwrap();
+        v == Some(300)
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(reader.join().unwrap() > 0);
+    converged(&a, &b);
+}
+
+#[test]
+fn swapdb_and_deletes_reach_the_peer() {
+    let (a, b) = pair(&[]);
+    let (mut ca, mut cb) = (a.conn(), b.conn());
+    ok(&mut ca, &["SET", "k0", "in-db0"]);
+    run(&mut ca, &["SELECT", "1"]);
+    ok(&mut ca, &["SET", "k1", "in-db1"]);
+    int(&mut ca, &["HSET", "h1", "f", "v"]);
+    ok(&mut ca, &["SWAPDB", "0", "1"]);
+    converged(&a, &b);
+    run(&mut cb, &["SELECT", "1"]);
+    assert_eq!(
+        run(&mut cb, &["GET", "k0"]),
+        redis::Value::BulkString(b"in-db0".to_vec())
+    );
+    run(&mut cb, &["SELECT", "0"]);
+    assert_eq!(
+        run(&mut cb, &["GET", "k1"]),
+        redis::Value::BulkString(b"in-db1".to_vec())
+    );
+    run(&mut ca, &["SELECT", "0"]);
+    int(&mut ca, &["DEL", "k1"]);
+    converged(&a, &b);
+    assert_eq!(int(&mut cb, &["EXISTS", "k1"]), 0);
+}
+
+#[test]
+fn tombstones_survive_a_restart_from_a_snapshot() {
+    let dir = std::env::temp_dir().join(format!("tandem-tomb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    let s = Server::start(&["--active-replica", "yes", "--dir", d]);
+    let mut c = s.conn();
+    ok(&mut c, &["SET", "gone", "v"]);
+    int(&mut c, &["DEL", "gone"]);
+    ok(&mut c, &["SAVE"]);
+    assert_eq!(info_field(&mut c, "tandem_tombstones"), "1");
+    drop(c);
+    let port = s.port.to_string();
+    drop(s);
+    let s = Server::start(&[
+        "--active-replica",
+        "yes",
+        "--dir",
+        d,
+        "--dbfilename",
+        "dump.rdb",
+    ]);
+    let mut c = s.conn();
+    wait_for("the file to load", Duration::from_secs(10), || {
+        info_field(&mut c, "tandem_tombstones") == "1"
+    });
+    let _ = port;
+    let _ = std::fs::remove_dir_all(&dir);
+}
