@@ -98,6 +98,8 @@ struct Aof {
     last_rewrite_ok: bool,
     /// `aof_base_size`: the files' size after the last rewrite or load.
     base_size: u64,
+    /// Moves whenever the log is turned on or off: a rewrite begun before commits nothing.
+    epoch: u64,
 }
 
 static AOF: Mutex<Aof> = Mutex::new(Aof {
@@ -115,6 +117,7 @@ static AOF: Mutex<Aof> = Mutex::new(Aof {
     consecutive_failures: 0,
     last_rewrite_ok: true,
     base_size: 0,
+    epoch: 0,
 });
 
 fn aof() -> MutexGuard<'static, Aof> {
@@ -163,7 +166,7 @@ pub fn flush_shard(sh: &Shard) {
     if p.is_empty() {
         return;
     }
-    LOG.append(frame::RECORDS, &[&p]);
+    append(frame::RECORDS, &[&p]);
     if p.capacity() > 1 << 20 {
         *p = Vec::new();
     } else {
@@ -177,7 +180,33 @@ pub fn append_unit(unit: &[(Origin, Vec<u8>)]) {
         return;
     }
     let parts: Vec<&[u8]> = unit.iter().map(|(_, r)| r.as_slice()).collect();
-    LOG.append(frame::UNIT, &parts);
+    append(frame::UNIT, &parts);
+}
+
+/// The largest payload one frame takes (its length field is 32 bits).
+const MAX_FRAME: usize = 1 << 30;
+
+/// Appends records as one frame, or, beyond [`MAX_FRAME`] (a SWAPDB of a huge database
+/// restamps every key in one unit), as several frames cut between records: such a unit is
+/// no longer all-or-nothing across a crash, which only a torn tail could show.
+fn append(kind: u8, parts: &[&[u8]]) {
+    if parts.iter().map(|p| p.len()).sum::<usize>() <= MAX_FRAME {
+        return LOG.append(kind, parts);
+    }
+    for part in parts {
+        let (mut from, mut at) = (0, 0);
+        for item in crate::replication::record::Reader::new(part) {
+            let Ok((_, raw)) = item else { break };
+            if at + raw.len() - from > MAX_FRAME && at > from {
+                LOG.append(kind, &[&part[from..at]]);
+                from = at;
+            }
+            at += raw.len();
+        }
+        if at > from {
+            LOG.append(kind, &[&part[from..at]]);
+        }
+    }
 }
 
 /// Whether replies must wait for the log (`appendfsync always`, records not yet durable).
@@ -469,7 +498,7 @@ pub async fn rewrite(shard: &Rc<Shard>) -> Result<(), RewriteError> {
     let mpath = dir.join(manifest::manifest_name(&prefix));
     // Before the snapshot's instant, every record goes to a new incremental file (unless the
     // log has not got its first base yet and already writes one).
-    let (base, open) = {
+    let (base, open, epoch) = {
         let mut a = aof();
         a.rewrite_scheduled = false;
         a.dir = dir.clone();
@@ -499,7 +528,7 @@ pub async fn rewrite(shard: &Rc<Shard>) -> Result<(), RewriteError> {
                 Some((e, Some((mpath.clone(), m))))
             }
         };
-        (base, open)
+        (base, open, a.epoch)
     };
     if let Some((e, m)) = open {
         let done = writer::done();
@@ -538,7 +567,7 @@ pub async fn rewrite(shard: &Rc<Shard>) -> Result<(), RewriteError> {
     aof().rewriting = Some(started);
     let me = shard.clone();
     glommio::spawn_local(async move {
-        finish_rewrite(&me, job, base, mpath, dir, started).await;
+        finish_rewrite(&me, job, base, mpath, dir, started, epoch).await;
     })
     .detach();
     Ok(())
@@ -552,6 +581,7 @@ async fn finish_rewrite(
     mpath: PathBuf,
     dir: PathBuf,
     started: Instant,
+    epoch: u64,
 ) {
     let result = save::finish(shard, job).await.map_err(|e| match e {
         SaveError::Failed(e) => e,
@@ -561,7 +591,7 @@ async fn finish_rewrite(
         let a = aof();
         match (&result, a.status) {
             (Err(e), _) => Err(e.clone()),
-            (Ok(_), Status::Off) => Err("the AOF was turned off meanwhile".to_string()),
+            (Ok(_), _) if a.epoch != epoch => Err("the AOF was turned off meanwhile".to_string()),
             (Ok(_), _) => {
                 let m = Manifest {
                     base: Some(base.clone()),
@@ -687,6 +717,7 @@ pub async fn config_changed(
                 a.manifest = old_manifest;
                 a.writing = None;
                 a.dir = dir;
+                a.epoch += 1;
             }
             shard.broadcast_in(tx, |sh| sh.repl.capture.set(true)).await;
             if tx.is_some() {
@@ -703,6 +734,7 @@ pub async fn config_changed(
                 Err(RewriteError::Failed(e)) => {
                     let mut a = aof();
                     a.status = Status::Off;
+                    a.epoch += 1;
                     a.rewrite_scheduled = false;
                     drop(a);
                     LOG.set_accepting(false);
@@ -714,6 +746,7 @@ pub async fn config_changed(
             {
                 let mut a = aof();
                 a.status = Status::Off;
+                a.epoch += 1;
                 a.rewrite_scheduled = false;
                 a.writing = None;
             }

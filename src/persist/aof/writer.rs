@@ -337,6 +337,9 @@ impl Writer {
                         let _ = self.fsync();
                         self.file = None;
                         self.retry.clear();
+                        // Nothing more to fail: writes are allowed again.
+                        self.failing_since = None;
+                        self.log.write_ok.store(true, Ordering::Relaxed);
                     }
                 }
             }
