@@ -2,36 +2,36 @@
 //!
 //! ```text
 //! file  = MAGIC (16 bytes) frame*
-//! frame = len:u32 LE  crc:u64 LE  kind:u8  payload:(len - 1 bytes)
+//! frame = len:u32 LE  crc:u32 LE  kind:u8  payload:(len - 1 bytes)
 //! ```
 //!
-//! `len` counts `kind` and the payload; `crc` is the CRC-64 (Jones, as RDB files use) of
-//! `kind` and the payload. The payload is replication's records, back to back
+//! `len` counts `kind` and the payload; `crc` is the CRC-32C ([`super::crc32c`]) of `kind`
+//! and the payload. The payload is replication's records, back to back
 //! (`replication::record`): a `RECORDS` frame holds what one shard wrote in one turn of its
 //! loop, a `UNIT` frame the whole of one transaction or cross-shard command, so that a
 //! crash never leaves half of one in the log. A write cut short by a crash shows as a last
 //! frame that is incomplete or fails its CRC (a file system may also leave zeros after the
 //! last complete write, which read as a frame of length 0).
 
-use crate::rdb::crc64;
+use super::crc32c;
 
 pub const MAGIC: &[u8; 16] = b"TANDEM-AOF-0001\n";
 /// Bytes before a frame's kind: length and CRC.
-pub const HEAD: usize = 12;
+pub const HEAD: usize = 8;
 /// Records of one shard.
 pub const RECORDS: u8 = 1;
 /// The records of one transaction, on any number of shards.
 pub const UNIT: u8 = 2;
 
 /// The CRC of a frame whose payload is `parts`, one after the other.
-pub fn crc(kind: u8, parts: &[&[u8]]) -> u64 {
+pub fn crc(kind: u8, parts: &[&[u8]]) -> u32 {
     parts
         .iter()
-        .fold(crc64::update(0, &[kind]), |c, p| crc64::update(c, p))
+        .fold(crc32c::update(0, &[kind]), |c, p| crc32c::update(c, p))
 }
 
 /// Appends a frame holding `parts` as its payload, with its CRC computed beforehand.
-pub fn put(out: &mut Vec<u8>, kind: u8, crc: u64, parts: &[&[u8]]) -> usize {
+pub fn put(out: &mut Vec<u8>, kind: u8, crc: u32, parts: &[&[u8]]) -> usize {
     let payload: usize = parts.iter().map(|p| p.len()).sum();
     let before = out.len();
     out.reserve(HEAD + 1 + payload);
@@ -112,8 +112,8 @@ fn frame_at(file: &[u8], pos: usize, verify: bool) -> Result<(Frame<'_>, usize),
         )
     })?;
     if verify {
-        let want = u64::from_le_bytes(head[4..HEAD].try_into().unwrap());
-        if crc64::update(0, body) != want {
+        let want = u32::from_le_bytes(head[4..HEAD].try_into().unwrap());
+        if crc32c::update(0, body) != want {
             return Err("a frame whose CRC does not match".into());
         }
     }

@@ -44,6 +44,7 @@
 //! every client and pipeline that wrote meanwhile (group commit). `everysec` fsyncs once a
 //! second on the writer thread, `no` leaves it to the kernel.
 
+pub mod crc32c;
 pub mod frame;
 pub mod manifest;
 pub mod replay;
