@@ -243,9 +243,7 @@ pub async fn begin(
 /// Lowers the calling thread's CPU priority (nice 10): a background save's writer (CRC and
 /// `write` of the whole file) then takes the CPU the shard threads leave, as the shards' own
 /// part of the save does in its low-share task queue, instead of an equal share of a core
-/// the shards need. Measured on one core under a saturating load (tuning.md, bgsave): the
-/// throughput during back-to-back BGSAVEs went from 0.73x to {figure} of the throughput
-/// without.
+/// the shards need (tuning.md, "Throughput during BGSAVE").
 fn background_priority() {
     // SAFETY: setpriority on this thread's own id (Linux applies PRIO_PROCESS to one thread).
     unsafe {
