@@ -743,3 +743,138 @@ fn rewrite_and_save_take_turns() {
     });
     assert_eq!(info(&mut c, "aof_last_bgrewrite_status"), "ok");
 }
+
+/// An active replica logs what it applies from its peers as they sent it: restarted from its
+/// log (with no link, so nothing is synced again), it holds the peer's data with the peer's
+/// stamps, and the tombstones of the peer's deletes.
+#[test]
+fn an_active_replica_restarted_from_its_log_keeps_its_peers_stamps() {
+    use common::cluster::{info_map, replicaof, wait_converged, wait_link_up, Node, ACTIVE};
+    let dir = TempDir::new("peer");
+    let a = Node::start("aof-peer-A", ACTIVE);
+    let mut b = Node::start(
+        "aof-peer-B",
+        &[
+            "--active-replica",
+            "yes",
+            "--dir",
+            dir.path(),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ],
+    );
+    let mut cb = b.conn();
+    wait_for("B to make its log", LONG, || {
+        info(&mut cb, "loading") == "0"
+    });
+    replicaof(&b, "127.0.0.1", a.port);
+    wait_link_up(&b, 1);
+    let mut ca = a.conn();
+    let mut keys: Vec<String> = (0..50).map(|i| format!("k{i}")).collect();
+    for k in &keys {
+        ok(&mut ca, &["SET", k, &format!("from-a-{k}")]);
+    }
+    let big: Vec<String> = (0..300).map(|i| format!("element-{i}")).collect();
+    let mut cmd = redis::cmd("RPUSH");
+    cmd.arg("biglist").arg(&big);
+    cmd.exec(&mut ca).unwrap();
+    // Small changes to a large value travel (and are logged) as commands.
+    for i in 0..5 {
+        int(&mut ca, &["LPUSH", "biglist", &format!("head{i}")]);
+    }
+    keys.push("biglist".into());
+    ok(&mut ca, &["MSET", "m1", "x", "m2", "y"]);
+    keys.extend(["m1".into(), "m2".into()]);
+    for k in &keys[..10] {
+        int(&mut ca, &["DEL", k]);
+    }
+    wait_converged(&[&a, &b], LONG);
+    let stamps_a: Vec<_> = keys.iter().map(|k| stamp(&mut ca, k)).collect();
+    let stamps_b: Vec<_> = keys.iter().map(|k| stamp(&mut cb, k)).collect();
+    assert_eq!(stamps_b, stamps_a, "B holds A's stamps");
+    let tombstones = |c: &mut redis::Connection| -> u64 {
+        info_map(c, "replication")["tandem_tombstones"]
+            .parse()
+            .unwrap()
+    };
+    assert!(tombstones(&mut cb) >= 10);
+    let digest_a = digest(&mut ca);
+    drop(cb);
+    b.kill9();
+    b.restart();
+    let mut cb = b.conn();
+    wait_for("B to load", LONG, || info(&mut cb, "loading") == "0");
+    assert_eq!(digest(&mut cb), digest_a);
+    let stamps_b: Vec<_> = keys.iter().map(|k| stamp(&mut cb, k)).collect();
+    assert_eq!(
+        stamps_b, stamps_a,
+        "B still holds A's stamps after a restart"
+    );
+    assert!(
+        tombstones(&mut cb) >= 10,
+        "and the tombstones of A's deletes"
+    );
+}
+
+/// SIGKILL while a rewrite runs: the manifest still names the old base and every
+/// incremental file since, so every acknowledged write is back; what the rewrite left is
+/// cleared away at the next start.
+#[test]
+fn sigkill_during_a_rewrite_loses_nothing() {
+    let dir = TempDir::new("crashrw");
+    let flags = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--rdb-key-save-delay",
+        "1000",
+    ];
+    let s = start(&dir, &flags);
+    let mut c = s.conn();
+    let mut p = redis::pipe();
+    for i in 0..500 {
+        p.cmd("SET").arg(format!("k{i}")).arg(i).ignore();
+    }
+    p.exec(&mut c).unwrap();
+    run(&mut c, &["BGREWRITEAOF"]);
+    // The log moved to a new incremental file, named by the manifest at once.
+    assert_eq!(
+        dir.manifest_files(),
+        [
+            "appendonly.aof.1.base.rdb",
+            "appendonly.aof.1.incr.aof",
+            "appendonly.aof.2.incr.aof"
+        ]
+    );
+    for i in 0..50 {
+        ok(&mut c, &["SET", &format!("k{i}"), "during"]);
+    }
+    assert_eq!(info(&mut c, "aof_rewrite_in_progress"), "1");
+    let before = digest(&mut c);
+    let temp = dir
+        .aof_dir()
+        .join(format!("temp-rewriteaof-bg-{}.aof", s.pid()));
+    assert!(temp.exists());
+    kill9(s);
+    let s = start(&dir, &flags);
+    let mut c = s.conn();
+    assert_eq!(digest(&mut c), before);
+    assert!(!temp.exists(), "the unfinished base is removed");
+    // The next rewrite goes on from there.
+    ok(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    run(&mut c, &["BGREWRITEAOF"]);
+    wait_for("the rewrite", LONG, || {
+        info(&mut c, "aof_rewrite_in_progress") == "0" && info(&mut c, "aof_rewrites") == "1"
+    });
+    assert_eq!(
+        dir.manifest_files(),
+        ["appendonly.aof.2.base.rdb", "appendonly.aof.3.incr.aof"]
+    );
+    kill9(s);
+    let s = start(&dir, &flags);
+    let mut c = s.conn();
+    assert_eq!(digest(&mut c), before);
+}

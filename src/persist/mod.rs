@@ -303,7 +303,9 @@ pub fn info(dirty: u64) -> String {
         s.last_load_keys_expired,
         s.last_load_keys_loaded,
     );
-    aof::info(&mut t, s.running);
+    // Not under the state's lock: the log takes its own.
+    drop(s);
+    aof::info(&mut t);
     if loading() {
         let total = LOAD_TOTAL.load(Ordering::Relaxed).max(1);
         let done = LOAD_DONE.load(Ordering::Relaxed).min(total);

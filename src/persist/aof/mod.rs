@@ -292,6 +292,7 @@ pub fn prepare_boot(cfg: &Config) -> Result<Boot, String> {
     };
     let mut m =
         Manifest::parse(&text).map_err(|e| format!("Bad AOF manifest {}: {e}", mpath.display()))?;
+    remove_unlisted_files(&dir, &prefix, &m);
     let open = |name: &str| -> Result<Mapped, String> {
         let p = dir.join(name);
         match Mapped::open(&p) {
@@ -433,6 +434,27 @@ fn remove_temp_files(dir: &Path) {
     }
 }
 
+/// Removes files of the log's own naming that the manifest does not name: the old files of
+/// a rewrite whose new manifest was written just before a crash, or the incremental file of
+/// a first rewrite that never finished.
+fn remove_unlisted_files(dir: &Path, prefix: &str, m: &Manifest) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = name
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix('.'))
+            .and_then(|r| r.strip_suffix(".base.rdb").or(r.strip_suffix(".incr.aof")))
+            .is_some_and(|seq| !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit()));
+        if ours && !m.files().any(|f| f.name == name) {
+            tracing::info!("Removing {name}, which the AOF manifest no longer names");
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 fn file_size(p: &Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
@@ -472,29 +494,45 @@ impl std::fmt::Display for RewriteError {
 /// BGREWRITEAOF: starts a rewrite and returns once every shard's snapshot has begun; the
 /// rest runs in the background. While a save runs, the rewrite is scheduled instead.
 pub async fn rewrite(shard: &Rc<Shard>) -> Result<(), RewriteError> {
-    match save::claim(SaveKind::AofRewrite) {
-        Ok(()) => {}
-        Err(SaveKind::AofRewrite) => return Err(RewriteError::InProgress),
-        Err(_) => {
-            aof().rewrite_scheduled = true;
-            return Err(RewriteError::Scheduled);
-        }
-    }
-    let fail = |e: String| {
-        tracing::warn!("Background AOF rewrite failed to start: {e}");
-        save::unclaim();
+    // A rewrite runs from here until its manifest is written, after its snapshot is done.
+    {
         let mut a = aof();
+        if a.rewriting.is_some() {
+            return Err(RewriteError::InProgress);
+        }
+        a.rewriting = Some(Instant::now());
+    }
+    if let Err(running) = save::claim(SaveKind::AofRewrite) {
+        let mut a = aof();
+        a.rewriting = None;
+        if running == SaveKind::AofRewrite {
+            return Err(RewriteError::InProgress);
+        }
+        a.rewrite_scheduled = true;
+        return Err(RewriteError::Scheduled);
+    }
+    let fail = |e: String, claimed: bool| {
+        tracing::warn!("Background AOF rewrite failed to start: {e}");
+        if claimed {
+            save::unclaim();
+        }
+        let mut a = aof();
+        a.rewriting = None;
         a.last_rewrite_ok = false;
         a.consecutive_failures += 1;
+        if a.status == Status::WaitRewrite {
+            // The log has no base yet: try again.
+            a.rewrite_scheduled = true;
+        }
         RewriteError::Failed(e)
     };
     let cfg = shard.config();
     let (dir, prefix) = paths(&cfg);
     if let Err(e) = std::fs::create_dir_all(&dir) {
-        return Err(fail(format!(
-            "Can't create the AOF directory {}: {e}",
-            dir.display()
-        )));
+        return Err(fail(
+            format!("Can't create the AOF directory {}: {e}", dir.display()),
+            true,
+        ));
     }
     let mpath = dir.join(manifest::manifest_name(&prefix));
     // Before the snapshot's instant, every record goes to a new incremental file (unless the
@@ -544,7 +582,7 @@ pub async fn rewrite(shard: &Rc<Shard>) -> Result<(), RewriteError> {
             Some(true),
         );
         if let Err(err) = writer::answer(&done).await {
-            return Err(fail(format!("Can't open a new AOF file: {err}")));
+            return Err(fail(format!("Can't open a new AOF file: {err}"), true));
         }
         let mut a = aof();
         if let Some((_, m)) = m {
@@ -553,19 +591,11 @@ pub async fn rewrite(shard: &Rc<Shard>) -> Result<(), RewriteError> {
         a.writing = Some(e);
     }
     let started = Instant::now();
+    // (`begin` gives up the claim itself when it fails.)
     let job = match save::begin(shard, None, SaveKind::AofRewrite, dir.join(&base.name)).await {
         Ok(j) => j,
-        Err(e) => {
-            let mut a = aof();
-            a.last_rewrite_ok = false;
-            a.consecutive_failures += 1;
-            if a.status == Status::WaitRewrite {
-                a.rewrite_scheduled = true;
-            }
-            return Err(RewriteError::Failed(e.to_string()));
-        }
+        Err(e) => return Err(fail(e.to_string(), false)),
     };
-    aof().rewriting = Some(started);
     let me = shard.clone();
     glommio::spawn_local(async move {
         finish_rewrite(&me, job, base, mpath, dir, started, epoch).await;
@@ -778,7 +808,7 @@ pub async fn flush_for_exit(shard: &Rc<Shard>) {
 pub async fn bgrewriteaof(shard: &Rc<Shard>, in_exec: bool) -> Result<&'static str, String> {
     if in_exec {
         // The transaction holds every shard's lock the snapshot would begin under.
-        if state().running.is_some_and(|r| r.1 == SaveKind::AofRewrite) {
+        if aof().rewriting.is_some() {
             return Err("Background append only file rewriting already in progress".into());
         }
         aof().rewrite_scheduled = true;
@@ -798,12 +828,9 @@ pub async fn bgrewriteaof(shard: &Rc<Shard>, in_exec: bool) -> Result<&'static s
 }
 
 /// INFO persistence's aof_* fields.
-pub fn info(t: &mut String, running: Option<(Instant, SaveKind)>) {
+pub fn info(t: &mut String) {
     let a = aof();
-    let current = a
-        .rewriting
-        .filter(|_| running.is_some_and(|r| r.1 == SaveKind::AofRewrite))
-        .map_or(-1, |s| s.elapsed().as_secs() as i64);
+    let current = a.rewriting.map_or(-1, |s| s.elapsed().as_secs() as i64);
     let _ = write!(
         t,
         "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{current}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
