@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of Tandem and redis-server on one machine, in one run.
 #
-# Usage: scripts/bench.sh [bench|types|memory|memory-types|persist]
+# Usage: scripts/bench.sh [bench|types|memory|memory-types|persist|aof|bgsave]
 #   bench   (default) throughput / latency / server CPU per op (GET/SET)
 #   types   the same for the data-type tests of redis-benchmark at -P 16:
 #           LPUSH RPUSH LPOP RPOP SADD HSET SPOP ZADD ZPOPMIN LRANGE_100
@@ -15,6 +15,15 @@
 #           takes, the size of dump.rdb and the time a restart takes to load
 #           it (as each server logs it: "DB loaded from disk"); medians of
 #           ROUNDS saves and ROUNDS restarts
+#   aof     the append-only log: SET throughput at -P 16 (redis-benchmark
+#           -t set -c 50 -r 100000 -d 32, -n N_P16) for each value of AOF_MODES
+#           (default "off everysec": appendonly no, then appendonly yes with
+#           appendfsync everysec; "always" and "no" work too), and the size of
+#           the log's directory afterwards
+#   bgsave  throughput while BGSAVE runs: MEM_KEYS keys of 32 bytes loaded, then
+#           memtier_benchmark --ratio 1:10 --pipeline 16 over those keys
+#           (-c MT_CLIENTS -t MT_THREADS -n MT_N_P16), without a save, and with
+#           BGSAVE started again as soon as the last one ends, for the whole run
 #
 # Servers run pinned to CPU $SERVER_CPU, clients to CPU $CLIENT_CPU. Each
 # server is started once and warmed up (keyspaces pre-filled); then for every
@@ -75,7 +84,11 @@ CLK_TCK="$(getconf CLK_TCK)"
 die()  { echo "bench: FAIL: $*" >&2; exit 1; }
 info() { echo "bench: $*" >&2; }
 
-case "$MODE" in bench | types | memory | memory-types | persist) ;; *) die "unknown mode '$MODE' (use bench, types, memory, memory-types or persist)" ;; esac
+case "$MODE" in bench | types | memory | memory-types | persist | aof | bgsave) ;; *) die "unknown mode '$MODE' (use bench, types, memory, memory-types, persist, aof or bgsave)" ;; esac
+AOF_MODES="${AOF_MODES:-off everysec}"
+for m in $AOF_MODES; do
+    case "$m" in off | always | everysec | no) ;; *) die "unknown AOF mode '$m' in AOF_MODES (use off, always, everysec, no)" ;; esac
+done
 TYPE_TESTS="${TYPE_TESTS:-lpush rpush lpop rpop sadd hset spop zadd zpopmin lrange_100 lrange_600 mset}"
 MEM_COLLECTIONS="${MEM_COLLECTIONS:-100000}"
 case "$CPU_SOURCE" in stat | schedstat) ;; *) die "CPU_SOURCE must be stat or schedstat" ;; esac
@@ -519,7 +532,143 @@ persist_mode() {
                 sprintf("x%.2f", size[d " tandem"] / size[d " redis"]), sprintf("x%.2f", load[d " tandem"] / load[d " redis"]) }'
 }
 
+# --- Append-only log test ----------------------------------------------------------
+
+# Medians over rounds of tests named "$prefix-$mode" in RAW, one line per (mode, server),
+# with the Tandem/Redis ratio of ops/s and CPU per op.
+summary_by_test() {
+    local t s
+    printf '%-16s %-7s %10s %8s %8s %11s %5s\n' test server "ops/s" "p50 ms" "p99 ms" "CPU us/op" "oth%"
+    for t in "$@"; do
+        for s in $SERVERS; do
+            [[ -n "$(col "$t" "$s" 5)" ]] || continue
+            printf '%-16s %-7s %10.0f %8.3f %8.3f %11.3f %5.0f\n' "$t" "$s" \
+                "$(col "$t" "$s" 5 | median)" "$(col "$t" "$s" 6 | median)" "$(col "$t" "$s" 7 | median)" \
+                "$(col "$t" "$s" 8 | median)" "$(col "$t" "$s" 12 | median)"
+        done
+        if [[ " $SERVERS " == *" tandem "* && " $SERVERS " == *" redis "* ]]; then
+            printf '%-16s %-7s %10s %28s\n' "$t" "T/R" "$(printf 'x%.2f' "$(ratio "$t" 5)")" \
+                "$(printf 'x%.2f' "$(ratio "$t" 8)")"
+        fi
+    done
+}
+
+aof_mode() {
+    local mode s r order line dir tests=() sizes=()
+    info "aof test: SET at -P 16, -c 50, -n $N_P16, rounds $ROUNDS, modes: $AOF_MODES"
+    : >"$WORK/raw"
+    for mode in $AOF_MODES; do
+        for s in $SERVERS; do
+            dir="$WORK/aof-$s-$mode"
+            rm -rf "$dir" && mkdir -p "$dir"
+            if [[ "$mode" == off ]]; then
+                SERVER_EXTRA="--dir $dir --appendonly no"
+            else
+                SERVER_EXTRA="--dir $dir --appendonly yes --appendfsync $mode"
+            fi
+            start_server "$s"
+        done
+        SERVER_EXTRA=""
+        tests+=("aof-$mode")
+        for ((r = 1; r <= ROUNDS; r++)); do
+            order=$SERVERS
+            ((r % 2 == 0)) && order="$(tr ' ' '\n' <<<"$SERVERS" | tac | xargs)"
+            for s in $order; do
+                line="$r aof-$mode $s $(run_test "$s" rb-set-P16)"
+                echo "$line" >>"$WORK/raw"
+                info "round $r  $(awk '{ printf "%-14s %-7s %9s ops/s  p50 %s  p99 %s  %s us/op  oth %s%%", $2, $3, $5, $6, $7, $8, $12 }' <<<"$line")"
+            done
+        done
+        for s in $SERVERS; do
+            stop_server "$s"
+            dir="$WORK/aof-$s-$mode"
+            [[ "$mode" == off ]] || sizes+=("$mode $s $(du -sb "$dir/appendonlydir" | cut -f1)")
+            rm -rf "$dir"
+        done
+    done
+    echo
+    echo "SET -P 16 -c 50 -d 32 -r $KEYSPACE, medians over $ROUNDS round(s); server on CPU $SERVER_CPU (all its threads), client on CPU $CLIENT_CPU."
+    echo "T/R = median of per-round Tandem/Redis ratios (ops/s, then CPU us/op)."
+    summary_by_test "${tests[@]}"
+    if ((${#sizes[@]})); then
+        echo
+        echo "Log directory after $((ROUNDS * N_P16)) SETs per server (bytes):"
+        printf '%s\n' "${sizes[@]}" | awk '{ printf "%-9s %-7s %12d\n", $1, $2, $3 }'
+    fi
+}
+
+# --- Throughput during BGSAVE ----------------------------------------------------------
+
+# Starts BGSAVE on PORT again whenever none is running, until $WORK/stop-bgsave exists;
+# then writes "saves started, samples with a save running, samples" to $WORK/bgsave-stats.
+bgsave_loop() {
+    local port=$1 started=0 busy=0 samples=0 st
+    while [[ ! -e "$WORK/stop-bgsave" ]]; do
+        st="$(timeout 2 redis-cli -p "$port" info persistence | tr -d '\r' | awk -F: '$1 == "rdb_bgsave_in_progress" { print $2 }')" || true
+        samples=$((samples + 1))
+        if [[ "$st" == 1 ]]; then
+            busy=$((busy + 1))
+        elif [[ "$(timeout 2 redis-cli -p "$port" bgsave 2>/dev/null)" == "Background saving started" ]]; then
+            started=$((started + 1))
+        fi
+        sleep 0.1
+    done
+    echo "$started $busy $samples" >"$WORK/bgsave-stats"
+}
+
+bgsave_mode() {
+    local s r port dir line lp stats lines=()
+    ((MEMTIER)) || die "bgsave mode needs memtier_benchmark"
+    persist_dataset strings >"$WORK/strings.resp"
+    KEYSPACE=$MEM_KEYS # memtier reads and writes the loaded keys
+    info "bgsave test: $MEM_KEYS keys of 32 bytes; memtier --ratio 1:10 --pipeline 16 -c $MT_CLIENTS -t $MT_THREADS -n $MT_N_P16; $ROUNDS rounds without and with BGSAVE"
+    : >"$WORK/raw"
+    for s in $SERVERS; do
+        dir="$WORK/bgsave-$s"
+        mkdir -p "$dir"
+        SERVER_EXTRA="--dir $dir"
+        start_server "$s"
+        SERVER_EXTRA=""
+        port=${PORT[$s]}
+        run_client "$WORK/p.out" "$WORK/p.err" redis-cli -p "$port" --pipe <"$WORK/strings.resp"
+        grep -q 'errors: 0, replies: ' "$WORK/p.out" || die "redis-cli --pipe: $(cat "$WORK/p.out")"
+        for ((r = 1; r <= ROUNDS; r++)); do
+            line="$r bgsave-off $s $(run_test "$s" mt-1:10-P16)"
+            echo "$line" >>"$WORK/raw"
+            info "round $r  $(awk '{ printf "%-12s %-7s %9s ops/s  p50 %s  p99 %s  oth %s%%", $2, $3, $5, $6, $7, $12 }' <<<"$line")"
+            rm -f "$WORK/stop-bgsave" "$WORK/bgsave-stats"
+            taskset -c "$CLIENT_CPU" bash -c "$(declare -f bgsave_loop); WORK=$WORK; bgsave_loop $port" &
+            lp=$!
+            line="$r bgsave-on $s $(run_test "$s" mt-1:10-P16)"
+            touch "$WORK/stop-bgsave"
+            wait "$lp"
+            stats="$(cat "$WORK/bgsave-stats")"
+            echo "$line" >>"$WORK/raw"
+            info "round $r  $(awk '{ printf "%-12s %-7s %9s ops/s  p50 %s  p99 %s  oth %s%%", $2, $3, $5, $6, $7, $12 }' <<<"$line")  (saves started $(cut -d' ' -f1 <<<"$stats"), a save running in $(cut -d' ' -f2 <<<"$stats") of $(cut -d' ' -f3 <<<"$stats") samples)"
+            echo "$r $s $stats" >>"$WORK/bgsave-runs"
+            for _ in $(seq 600); do
+                [[ "$(timeout 2 redis-cli -p "$port" info persistence | tr -d '\r' | grep '^rdb_bgsave_in_progress:')" == rdb_bgsave_in_progress:0 ]] && break
+                sleep 0.1
+            done
+        done
+        stop_server "$s"
+        rm -rf "$dir"
+    done
+    echo
+    echo "memtier --ratio 1:10 --pipeline 16 over $MEM_KEYS keys of 32 bytes, medians over $ROUNDS round(s); server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU."
+    echo "bgsave-on: BGSAVE started again as soon as the previous one ended, for the whole run."
+    summary_by_test bgsave-off bgsave-on
+    echo
+    for s in $SERVERS; do
+        awk -v s="$s" '$2 == s { st += $3; b += $4; n += $5 } END { if (n) printf "%-7s saves started: %d, a save running in %.0f%% of the samples\n", s, st, 100 * b / n }' "$WORK/bgsave-runs"
+        printf '%-7s during/without: x%.2f\n' "$s" "$(awk -v s="$s" '$3 == s && $2 == "bgsave-off" { off[$1] = $5 } $3 == s && $2 == "bgsave-on" { on[$1] = $5 }
+            END { for (r in on) if (off[r] > 0) print on[r] / off[r] }' "$WORK/raw" | median)"
+    done
+}
+
 case "$MODE" in
+    aof) aof_mode ;;
+    bgsave) bgsave_mode ;;
     bench)
         bench_mode
         if [[ "$MEMTEST" == 1 ]]; then memory_mode; fi

@@ -347,6 +347,7 @@ pub enum ConnCmd {
     Lastsave,
     Save,
     Bgsave,
+    Bgrewriteaof,
     Role,
     Replicaof,
     Replconf,
@@ -735,6 +736,7 @@ pub static COMMANDS: &[CommandDef] = &[
     c("lastsave", 1, LOADING | STALE | FAST, NOKEYS, Conn(C::Lastsave), "server", "Returns the Unix timestamp of the last successful save to disk."),
     c("save", 1, NOSCRIPT | NO_MULTI, NOKEYS, Conn(C::Save), "server", "Synchronously saves the database(s) to disk."),
     c("bgsave", -1, NOSCRIPT, NOKEYS, Conn(C::Bgsave), "server", "Asynchronously saves the database(s) to disk."),
+    c("bgrewriteaof", 1, ADMIN | NOSCRIPT, NOKEYS, Conn(C::Bgrewriteaof), "server", "Asynchronously rewrites the append-only file to disk."),
     c("role", 1, NOSCRIPT | LOADING | STALE | FAST, NOKEYS, Conn(C::Role), "server", "Returns the replication role."),
     // Replication (KeyDB's REPLICAOF forms: NO ONE, REMOVE host port, host port).
     c("replicaof", -3, ADMIN | NOSCRIPT | STALE, NOKEYS, Conn(C::Replicaof), "server", "Configures a server as replica of another, or promotes it to a master."),

@@ -90,6 +90,12 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
         | ConnCmd::Wait => crate::replication::commands::run(which, st, args, out).await,
         ConnCmd::Save => save(st, out).await,
         ConnCmd::Bgsave => bgsave(st, args, out).await,
+        ConnCmd::Bgrewriteaof => {
+            match crate::persist::aof::bgrewriteaof(&st.shard, st.tx.is_some()).await {
+                Ok(msg) => st.reply(out).simple(msg),
+                Err(e) => st.reply(out).error(format!("ERR {e}")),
+            }
+        }
     }
 }
 
@@ -371,23 +377,39 @@ async fn save(st: &mut ConnState, out: &mut Vec<u8>) {
 }
 
 /// BGSAVE [SCHEDULE]. Inside EXEC it is scheduled (the transaction holds every shard's lock
-/// the save would begin under), as Redis does.
+/// the save would begin under), as Redis does; so it is with SCHEDULE while an append-only
+/// log rewrite runs.
 async fn bgsave(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
     use crate::persist::save::{background, SaveError};
+    use crate::persist::SaveKind;
     if args.len() > 2 || (args.len() == 2 && !eq_ic(args.get(1), "schedule")) {
         return st.reply(out).error(errors::SYNTAX);
     }
-    let result = if st.tx.is_some() {
+    let schedule = args.len() == 2;
+    let result = {
         let mut s = crate::persist::state();
-        if s.running.is_some() {
-            Err(SaveError::InProgress)
-        } else {
-            s.scheduled = true;
-            drop(s);
-            return st.reply(out).simple("Background saving scheduled");
+        match s.running.map(|r| r.1) {
+            Some(SaveKind::Bgsave | SaveKind::Save) => Some(Err(SaveError::InProgress)),
+            Some(SaveKind::AofRewrite) if !schedule && st.tx.is_none() => {
+                drop(s);
+                return st.reply(out).error("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+            }
+            Some(SaveKind::AofRewrite) => {
+                s.scheduled = true;
+                drop(s);
+                return st.reply(out).simple("Background saving scheduled");
+            }
+            None if st.tx.is_some() => {
+                s.scheduled = true;
+                drop(s);
+                return st.reply(out).simple("Background saving scheduled");
+            }
+            None => None,
         }
-    } else {
-        background(&st.shard, None).await
+    };
+    let result = match result {
+        Some(r) => r,
+        None => background(&st.shard, None).await,
     };
     match result {
         Ok(()) => st.reply(out).simple("Background saving started"),
@@ -1192,7 +1214,9 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             }
         }
         // Every shard gets its own copy of the new configuration.
+        let old = st.shard.config();
         let shared = std::sync::Arc::new(cfg);
+        let new = shared.clone();
         let for_node = shared.clone();
         st.shard
             .broadcast_in(st.tx, move |sh| {
@@ -1206,6 +1230,10 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
                 *r.config.borrow_mut() = Rc::new((*for_node).clone());
             })
             .await;
+        // What a change sets going (the append-only log turned on or off).
+        if let Err(e) = crate::persist::aof::config_changed(&st.shard, st.tx, &old, &new).await {
+            return st.reply(out).error(format!("ERR CONFIG SET failed - {e}"));
+        }
         st.reply(out).ok();
     } else if eq_ic(sub, "resetstat") {
         st.shard
@@ -1426,6 +1454,24 @@ async fn debug(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
                 st.reply(out).error("ERR Error trying to load the RDB dump")
             }
         }
+    } else if eq_ic(sub, "stamp") && args.len() == 3 {
+        // Tandem's own: the stamp of a key's last write (nil for a key that is not there).
+        let k = args.get(2).to_vec();
+        let db = st.db;
+        let owner = st.shard.shard_of(&k);
+        let stamp = st
+            .shard
+            .run_on(owner, st.tx, move |sh| {
+                let mut data = sh.data.borrow_mut();
+                data.store.dbs[db]
+                    .get(&k, now_ms(), &mut KeyspaceStats::default())
+                    .map(|e| e.stamp)
+            })
+            .await;
+        match stamp {
+            Some(s) => st.reply(out).int(s as i64),
+            None => st.reply(out).null(),
+        }
     } else if eq_ic(sub, "shard") && args.len() == 3 {
         // Tandem's own: which shard owns a key (hash tags included).
         let s = st.shard.shard_of(args.get(2));
@@ -1449,6 +1495,8 @@ async fn debug(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             "    the RDB file and load it back.",
             "SHARD <key>",
             "    Return the index of the shard (core) that owns <key>.",
+            "STAMP <key>",
+            "    Return the stamp (hybrid logical clock) of the last write to <key>.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not accessed.",
             "SLEEP <seconds>",

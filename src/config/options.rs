@@ -149,6 +149,12 @@ options! {
     AofLoadTruncated = "aof-load-truncated": Bool, "yes", 0;
     AutoAofRewritePercentage = "auto-aof-rewrite-percentage": Int { min: 0, max: I64MAX }, "100", 0;
     AutoAofRewriteMinSize = "auto-aof-rewrite-min-size": Memory { max: I64MAX }, "67108864", 0;
+    // The log's base is always an RDB file, fsynced once when written; fsyncs are never
+    // put off during a rewrite (it runs in threads beside the shards, not in a child).
+    AofUseRdbPreamble = "aof-use-rdb-preamble": Bool, "yes", ACCEPTED;
+    AofRewriteIncrementalFsync = "aof-rewrite-incremental-fsync": Bool, "yes", ACCEPTED;
+    NoAppendfsyncOnRewrite = "no-appendfsync-on-rewrite": Bool, "no", ACCEPTED;
+    AofTimestampEnabled = "aof-timestamp-enabled": Bool, "no", ACCEPTED;
     // Replication.
     Replicaof = "replicaof" ["slaveof"]: Words, "", MULTI;
     Masterauth = "masterauth": Str, "", SENSITIVE;

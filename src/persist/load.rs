@@ -97,16 +97,18 @@ pub struct Counts {
 struct ShardLoad<'a> {
     reader: Reader<'a>,
     counts: Counts,
+    /// Keys that expired before this are dropped; 0 keeps them all (the base of the
+    /// append-only log, which later records may build on, as Redis keeps them there too).
     now: u64,
     done: bool,
 }
 
 impl<'a> ShardLoad<'a> {
-    fn new(file: &'a [u8]) -> Result<Self, Corrupt> {
+    fn new(file: &'a [u8], keep_expired: bool) -> Result<Self, Corrupt> {
         Ok(ShardLoad {
             reader: Reader::new(file)?,
             counts: Counts::default(),
-            now: now_ms(),
+            now: if keep_expired { 0 } else { now_ms() },
             done: false,
         })
     }
@@ -190,19 +192,122 @@ fn apply_aux(sh: &Shard, key: &[u8], value: &[u8]) {
     data.clock.observe(r.stamp);
 }
 
-/// Loads this shard's keys at boot, a slice at a time; exits the process if the file is
-/// corrupt, as Redis does. `loading` counts the shards still loading; the last one ends the
-/// loading state.
-pub async fn at_boot(sh: &Rc<Shard>, file: Arc<Mapped>, loading: Arc<AtomicUsize>) {
-    const SLICE: usize = 256 * 1024;
+/// What a process loads at boot: an RDB file (`dbfilename`, or the base of the append-only
+/// log), then the log's incremental files (see `aof`).
+#[derive(Default)]
+pub struct Boot {
+    pub rdb: Option<Source>,
+    pub incrs: Vec<Source>,
+    /// The append-only log is on: shards capture their writes from the start.
+    pub aof: bool,
+    /// The log has no files yet: once loaded, a rewrite creates them (before clients may
+    /// write).
+    pub rewrite_after: bool,
+}
+
+/// A file to load: its name for log lines, its mapping, and how much of it is good.
+pub struct Source {
+    pub name: String,
+    pub file: Mapped,
+    pub len: usize,
+}
+
+impl Source {
+    pub fn bytes(&self) -> &[u8] {
+        &self.file.bytes()[..self.len]
+    }
+}
+
+impl Boot {
+    /// Bytes to read, for progress: each shard reads every file.
+    pub fn total_bytes(&self) -> u64 {
+        self.rdb
+            .iter()
+            .chain(&self.incrs)
+            .map(|s| s.len as u64)
+            .sum()
+    }
+
+    /// Whether clients must wait (LOADING) until this is done.
+    pub fn is_empty(&self) -> bool {
+        self.rdb.is_none() && self.incrs.is_empty() && !self.rewrite_after
+    }
+}
+
+/// Loads this shard's keys at boot, a slice at a time, so the shard answers INFO and PING
+/// meanwhile; exits the process if a file is corrupt, as Redis does. `loading` counts the
+/// shards still loading; the last one ends the loading state (after creating the append-only
+/// log's files if it has none yet).
+pub async fn at_boot(sh: &Rc<Shard>, boot: Arc<Boot>, loading: Arc<AtomicUsize>) {
     let started = Instant::now();
-    let bytes = file.bytes();
+    if boot.aof {
+        sh.repl.capture.set(true);
+    }
+    if let Some(src) = &boot.rdb {
+        let t0 = Instant::now();
+        // A base of the log keeps keys already expired: records after it may build on them.
+        let base = boot.aof && !boot.rewrite_after;
+        let counts = rdb_in_slices(sh, src.bytes(), base).await;
+        let mut s = state();
+        s.last_load_keys_loaded += counts.keys;
+        s.last_load_keys_expired += counts.expired;
+        if sh.id == 0 && base {
+            tracing::info!(
+                "DB loaded from base file {}: {:.3} seconds",
+                src.name,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    }
+    for src in &boot.incrs {
+        let t0 = Instant::now();
+        super::aof::replay::in_slices(sh, src.bytes()).await;
+        if sh.id == 0 {
+            tracing::info!(
+                "DB loaded from incr file {}: {:.3} seconds",
+                src.name,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    }
+    if loading.fetch_sub(1, Ordering::AcqRel) != 1 {
+        return;
+    }
+    if boot.rdb.is_some() {
+        let s = state();
+        tracing::info!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+            s.last_load_keys_loaded,
+            s.last_load_keys_expired
+        );
+    }
+    if boot.aof && (boot.rdb.is_some() || !boot.incrs.is_empty()) && !boot.rewrite_after {
+        tracing::info!(
+            "DB loaded from append only file: {:.3} seconds",
+            started.elapsed().as_secs_f64()
+        );
+    } else if boot.rdb.is_some() {
+        tracing::info!(
+            "DB loaded from disk: {:.3} seconds",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if boot.rewrite_after {
+        super::aof::create_at_boot(sh).await;
+    }
+    loading_finished();
+}
+
+/// Loads an RDB file's keys of this shard, a slice at a time; `aof`: the file is the base of
+/// the append-only log.
+async fn rdb_in_slices(sh: &Rc<Shard>, bytes: &[u8], aof: bool) -> Counts {
+    const SLICE: usize = 256 * 1024;
     // With `key-load-delay`, one item per slice.
     let delay = sh.config().int(Opt::KeyLoadDelay) as u64;
     let slice = if delay > 0 { 1 } else { SLICE };
     let mut logged = Instant::now();
     let result = async {
-        let mut load = ShardLoad::new(bytes)?;
+        let mut load = ShardLoad::new(bytes, aof)?;
         loop {
             let before = load.reader.pos();
             let done = load.step(sh, slice)?;
@@ -214,7 +319,7 @@ pub async fn at_boot(sh: &Rc<Shard>, file: Arc<Mapped>, loading: Arc<AtomicUsize
                 logged = Instant::now();
                 let total = LOAD_TOTAL.load(Ordering::Relaxed).max(1);
                 let done = LOAD_DONE.load(Ordering::Relaxed);
-                tracing::info!("Loading RDB: {:.0}%", done as f64 * 100.0 / total as f64);
+                tracing::info!("Loading: {:.0}%", done as f64 * 100.0 / total as f64);
             }
             if delay > 0 {
                 glommio::timer::sleep(std::time::Duration::from_micros(delay)).await;
@@ -223,34 +328,16 @@ pub async fn at_boot(sh: &Rc<Shard>, file: Arc<Mapped>, loading: Arc<AtomicUsize
         }
     }
     .await;
-    let counts = match result {
+    match result {
         Ok(c) => c,
         Err(e) => {
+            let what = if aof { "AOF base" } else { "RDB" };
             tracing::error!(
-                "Short read or corrupt RDB file: {}. Unrecoverable error, aborting now.",
+                "Short read or corrupt {what} file: {}. Unrecoverable error, aborting now.",
                 e.0
             );
             std::process::exit(1);
         }
-    };
-    {
-        let mut s = state();
-        s.last_load_keys_loaded += counts.keys;
-        s.last_load_keys_expired += counts.expired;
-    }
-    if loading.fetch_sub(1, Ordering::AcqRel) == 1 {
-        let s = state();
-        tracing::info!(
-            "Done loading RDB, keys loaded: {}, keys expired: {}.",
-            s.last_load_keys_loaded,
-            s.last_load_keys_expired
-        );
-        tracing::info!(
-            "DB loaded from disk: {:.3} seconds",
-            started.elapsed().as_secs_f64()
-        );
-        drop(s);
-        loading_finished();
     }
 }
 
@@ -295,7 +382,7 @@ async fn load_all(
                 let mut d = sh.data.borrow_mut();
                 (0..d.store.dbs.len()).for_each(|i| d.flush_db(i));
             }
-            let mut load = ShardLoad::new(file.bytes())?;
+            let mut load = ShardLoad::new(file.bytes(), false)?;
             load.step(sh, usize::MAX)?;
             Ok::<_, Corrupt>(load.counts)
         })

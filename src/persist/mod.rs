@@ -9,6 +9,7 @@
 //! once-a-second save-point check, so a lock around it costs nothing that matters; the write
 //! path never sees it (it only checks its shard's `snapshotting` cell).
 
+pub mod aof;
 pub mod load;
 pub mod save;
 
@@ -23,10 +24,21 @@ use crate::config::{Config, Opt};
 use crate::shard::Shard;
 use crate::util::now_ms;
 
+/// What a snapshot is written for. One runs at a time (each shard has one copy-on-write
+/// state), as Redis runs one child at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveKind {
+    /// SAVE (and the saves of SHUTDOWN, FLUSHALL, DEBUG RELOAD).
+    Save,
+    Bgsave,
+    /// The base file of an append-only log rewrite (see [`aof`]).
+    AofRewrite,
+}
+
 /// What INFO persistence and LASTSAVE report, and whether a save is running.
 pub struct State {
-    /// The running save: when it began, and whether it is a background one.
-    pub running: Option<(Instant, bool)>,
+    /// The running save: when it began, and what for.
+    pub running: Option<(Instant, SaveKind)>,
     /// Unix seconds of the last successful save (the start of the process before any).
     pub lastsave: u64,
     pub last_status_ok: bool,
@@ -175,6 +187,7 @@ pub async fn cron(shard: &Rc<Shard>) {
         }
         return;
     }
+    aof::cron(shard).await;
     let cfg = shard.config();
     let points = save_points(&cfg);
     let (running, scheduled, lastsave, last_try, last_ok) = {
@@ -248,6 +261,7 @@ pub async fn shutdown(shard: &Rc<Shard>, how: ShutdownSave, force: bool) -> Resu
             tracing::warn!("Error trying to save the DB. Exit anyway.");
         }
     }
+    aof::flush_for_exit(shard).await;
     let pidfile = cfg.str(Opt::Pidfile);
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(pidfile);
@@ -262,7 +276,7 @@ pub fn info(dirty: u64) -> String {
     let s = state();
     let now = now_ms() / 1000;
     let (bg, current) = match s.running {
-        Some((started, true)) => (1, started.elapsed().as_secs() as i64),
+        Some((started, SaveKind::Bgsave)) => (1, started.elapsed().as_secs() as i64),
         _ => (0, -1),
     };
     let total = SAVE_KEYS_TOTAL.load(Ordering::Relaxed);
@@ -280,7 +294,7 @@ pub fn info(dirty: u64) -> String {
     let mut t = String::new();
     let _ = write!(
         t,
-        "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:{perc:.2}\r\ncurrent_save_keys_processed:{done}\r\ncurrent_save_keys_total:{total}\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:{bg}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{current}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:{perc:.2}\r\ncurrent_save_keys_processed:{done}\r\ncurrent_save_keys_total:{total}\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:{bg}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{current}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n",
         loading() as u8,
         s.lastsave,
         if s.last_status_ok { "ok" } else { "err" },
@@ -289,6 +303,9 @@ pub fn info(dirty: u64) -> String {
         s.last_load_keys_expired,
         s.last_load_keys_loaded,
     );
+    // Not under the state's lock: the log takes its own.
+    drop(s);
+    aof::info(&mut t);
     if loading() {
         let total = LOAD_TOTAL.load(Ordering::Relaxed).max(1);
         let done = LOAD_DONE.load(Ordering::Relaxed).min(total);

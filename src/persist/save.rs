@@ -22,14 +22,14 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{poll_until, rdb_path, state, SAVE_KEYS_DONE, SAVE_KEYS_TOTAL};
+use super::{poll_until, rdb_path, state, SaveKind, SAVE_KEYS_DONE, SAVE_KEYS_TOTAL};
 use crate::config::Opt;
 use crate::rdb::{crc64, op, Encoder};
 use crate::shard::{Shard, ShardData, TxId};
@@ -73,11 +73,11 @@ enum Chunk {
 }
 
 /// A save under way: the writer thread, and how many shards are still walking.
-struct Job {
+pub struct Job {
     writer: std::thread::JoinHandle<Result<u64, String>>,
     walking: Arc<AtomicUsize>,
     started: Instant,
-    background: bool,
+    kind: SaveKind,
     /// The transaction the save runs in (DEBUG RELOAD inside EXEC), whose locks it may pass.
     outer: Option<TxId>,
 }
@@ -85,7 +85,8 @@ struct Job {
 /// BGSAVE: starts a save and returns once every shard's snapshot has begun (so every write
 /// acknowledged before is in the file); the save finishes in the background.
 pub async fn background(shard: &Rc<Shard>, outer: Option<TxId>) -> Result<(), SaveError> {
-    let job = start(shard, outer, true).await?;
+    let path = rdb_path(&shard.config());
+    let job = start(shard, outer, SaveKind::Bgsave, path).await?;
     let me = shard.clone();
     glommio::spawn_local(async move {
         let _ = finish(&me, job).await;
@@ -95,9 +96,15 @@ pub async fn background(shard: &Rc<Shard>, outer: Option<TxId>) -> Result<(), Sa
 }
 
 /// SAVE: a whole save, returning when the file is on disk. The shards keep serving meanwhile.
+/// A running rewrite of the append-only log is let finish first (SAVE does not conflict with
+/// it in Redis, where the rewrite is a child process).
 pub async fn foreground(shard: &Rc<Shard>, outer: Option<TxId>) -> Result<(), SaveError> {
-    let job = start(shard, outer, false).await?;
-    finish(shard, job).await
+    if state().running.is_some_and(|r| r.1 == SaveKind::AofRewrite) {
+        wait_idle().await;
+    }
+    let path = rdb_path(&shard.config());
+    let job = start(shard, outer, SaveKind::Save, path).await?;
+    finish(shard, job).await.map(drop)
 }
 
 /// Waits until no save is running.
@@ -105,34 +112,68 @@ pub async fn wait_idle() {
     poll_until(|| state().running.is_none()).await
 }
 
-async fn start(shard: &Rc<Shard>, outer: Option<TxId>, background: bool) -> Result<Job, SaveError> {
-    {
-        let mut s = state();
-        if s.running.is_some() {
-            return Err(SaveError::InProgress);
-        }
-        s.running = Some((Instant::now(), background));
-        s.saves += 1;
-        if background {
-            s.last_bgsave_try = now_ms() / 1000;
-        }
+/// Starts a snapshot of every shard into `path` (through a temporary file next to it).
+/// Returns once every shard's snapshot has begun.
+pub async fn start(
+    shard: &Rc<Shard>,
+    outer: Option<TxId>,
+    kind: SaveKind,
+    path: PathBuf,
+) -> Result<Job, SaveError> {
+    claim(kind).map_err(|_| SaveError::InProgress)?;
+    begin(shard, outer, kind, path).await
+}
+
+/// Marks a save of `kind` as running; the kind of the running one if there is one.
+pub fn claim(kind: SaveKind) -> Result<(), SaveKind> {
+    let mut s = state();
+    if let Some((_, running)) = s.running {
+        return Err(running);
     }
+    s.running = Some((Instant::now(), kind));
+    if kind != SaveKind::AofRewrite {
+        s.saves += 1;
+    }
+    if kind == SaveKind::Bgsave {
+        s.last_bgsave_try = now_ms() / 1000;
+    }
+    Ok(())
+}
+
+/// Gives up a claim before [`begin`].
+pub fn unclaim() {
+    state().running = None;
+}
+
+/// [`start`] after [`claim`].
+pub async fn begin(
+    shard: &Rc<Shard>,
+    outer: Option<TxId>,
+    kind: SaveKind,
+    path: PathBuf,
+) -> Result<Job, SaveError> {
     let cfg = shard.config();
-    let path = rdb_path(&cfg);
-    let tmp = path.with_file_name(format!("temp-{}.rdb", std::process::id()));
+    let tmp = path.with_file_name(match kind {
+        SaveKind::AofRewrite => format!("temp-rewriteaof-bg-{}.aof", std::process::id()),
+        _ => format!("temp-{}.rdb", std::process::id()),
+    });
+    let failed = |msg: String| {
+        tracing::warn!("{msg}");
+        let mut s = state();
+        s.running = None;
+        if kind != SaveKind::AofRewrite {
+            s.last_status_ok = false;
+        }
+        Err(SaveError::Failed(msg))
+    };
     let file = match File::create(&tmp) {
         Ok(f) => f,
         Err(e) => {
-            let msg = format!(
+            return failed(format!(
                 "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
                 tmp.display(),
                 cfg.str(Opt::Dir)
-            );
-            tracing::warn!("{msg}");
-            let mut s = state();
-            s.running = None;
-            s.last_status_ok = false;
-            return Err(SaveError::Failed(msg));
+            ))
         }
     };
 
@@ -143,17 +184,16 @@ async fn start(shard: &Rc<Shard>, outer: Option<TxId>, background: bool) -> Resu
     let (nshards, checksum) = (shard.nshards, cfg.bool(Opt::Rdbchecksum));
     let writer = std::thread::Builder::new()
         .name("tandem-rdb".into())
-        .spawn(move || write_file(file, &tmp, &path, header.buf, rx, nshards, checksum));
+        .spawn(move || {
+            if kind != SaveKind::Save {
+                background_priority();
+            }
+            write_file(file, &tmp, &path, header.buf, rx, nshards, checksum)
+        });
     let writer = match writer {
         Ok(w) => w,
-        Err(e) => {
-            let mut s = state();
-            s.running = None;
-            s.last_status_ok = false;
-            return Err(SaveError::Failed(format!("starting the RDB writer: {e}")));
-        }
+        Err(e) => return failed(format!("starting the RDB writer: {e}")),
     };
-
     // The instant of the snapshot, on every shard at once.
     let counts = shard
         .on_all_locked(outer, |sh| {
@@ -170,8 +210,10 @@ async fn start(shard: &Rc<Shard>, outer: Option<TxId>, background: bool) -> Resu
     }
     SAVE_KEYS_DONE.store(0, Ordering::Relaxed);
     SAVE_KEYS_TOTAL.store(totals.iter().map(|t| t.0 as u64).sum(), Ordering::Relaxed);
-    if background {
-        tracing::info!("Background saving started");
+    match kind {
+        SaveKind::Bgsave => tracing::info!("Background saving started"),
+        SaveKind::AofRewrite => tracing::info!("Background append only file rewriting started"),
+        SaveKind::Save => {}
     }
 
     let walking = Arc::new(AtomicUsize::new(shard.nshards));
@@ -193,20 +235,32 @@ async fn start(shard: &Rc<Shard>, outer: Option<TxId>, background: bool) -> Resu
         writer,
         walking,
         started: Instant::now(),
-        background,
+        kind,
         outer,
     })
 }
 
-/// Waits for the writer and the shards, and records the outcome.
-async fn finish(shard: &Rc<Shard>, job: Job) -> Result<(), SaveError> {
+/// Lowers the calling thread's CPU priority (nice 10): a background save's writer (CRC and
+/// `write` of the whole file) then takes the CPU the shard threads leave, as the shards' own
+/// part of the save does in its low-share task queue, instead of an equal share of a core
+/// the shards need (tuning.md, "Throughput during BGSAVE").
+fn background_priority() {
+    // SAFETY: setpriority on this thread's own id (Linux applies PRIO_PROCESS to one thread).
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
+/// Waits for the writer and the shards, and records the outcome; returns the file's size.
+pub async fn finish(shard: &Rc<Shard>, job: Job) -> Result<u64, SaveError> {
     poll_until(|| job.writer.is_finished() && job.walking.load(Ordering::Acquire) == 0).await;
     let result = job
         .writer
         .join()
         .unwrap_or_else(|_| Err("the RDB writer panicked".into()));
     let secs = job.started.elapsed().as_secs_f64();
-    if result.is_ok() {
+    if result.is_ok() && job.kind != SaveKind::AofRewrite {
         // Changes made while the snapshot ran are not in it: they stay counted.
         shard
             .broadcast_in(job.outer, |sh| {
@@ -218,12 +272,16 @@ async fn finish(shard: &Rc<Shard>, job: Job) -> Result<(), SaveError> {
     }
     let mut s = state();
     s.running = None;
+    if job.kind == SaveKind::AofRewrite {
+        // The log's own bookkeeping is the caller's (see `aof`).
+        return result.map_err(SaveError::Failed);
+    }
     match &result {
         Ok(bytes) => {
             s.lastsave = now_ms() / 1000;
             s.last_status_ok = true;
             s.last_save_secs = secs.round() as i64;
-            if job.background {
+            if job.kind == SaveKind::Bgsave {
                 tracing::info!(
                     "Background saving terminated with success ({bytes} bytes, {secs:.3} seconds)"
                 );
@@ -236,7 +294,7 @@ async fn finish(shard: &Rc<Shard>, job: Job) -> Result<(), SaveError> {
             tracing::warn!("Saving the DB failed: {e}");
         }
     }
-    result.map(drop).map_err(SaveError::Failed)
+    result.map_err(SaveError::Failed)
 }
 
 /// The shard's low-priority task queue for snapshots, made on first use: the walk gets the

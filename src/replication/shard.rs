@@ -227,7 +227,16 @@ impl Shard {
         if self.gate.holder().is_some() {
             return self.repl.unit.borrow_mut().append(origin, write);
         }
-        let r = self.repl.out.borrow_mut().append(origin, write);
+        let r = {
+            let mut out = self.repl.out.borrow_mut();
+            let before = out.bytes;
+            let r = out.append(origin, write);
+            // Persistence: the append-only log takes a copy of what was just appended.
+            let added = out.bytes - before;
+            let seg = &out.segments.last().expect("just appended").1;
+            crate::persist::aof::tap(self, &seg[seg.len() - added..]);
+            r
+        };
         self.schedule_outbox();
         r
     }
@@ -317,6 +326,8 @@ impl Shard {
 
     /// Hands the outbox over now.
     pub fn send_outbox(self: &Rc<Self>) {
+        // Persistence: the append-only log gets this turn's records too.
+        crate::persist::aof::flush_shard(self);
         let out = std::mem::take(&mut *self.repl.out.borrow_mut());
         if out.segments.is_empty() {
             return;
@@ -507,6 +518,8 @@ impl Shard {
             for s in shards.clone() {
                 let part = self
                     .run_on(s, Some(tx), |sh| {
+                        // Persistence: the shard's earlier records go to the log first.
+                        crate::persist::aof::flush_shard(sh);
                         std::mem::take(&mut *sh.repl.unit.borrow_mut())
                     })
                     .await;
@@ -519,6 +532,8 @@ impl Shard {
                 }
             }
             if !unit.is_empty() {
+                // Persistence: the unit is logged before its locks are released.
+                crate::persist::aof::append_unit(&unit);
                 let from = self.id;
                 self.repl.posted.set(self.repl.posted.get() + 1);
                 self.post(self.nshards, move |r| super::ingest_unit(r, from, unit));
@@ -547,7 +562,7 @@ fn worth_replaying(args: &Args, e: &Entry) -> bool {
 /// Whether record `r` is newer than what `db` holds for its key. Equal stamps (two nodes
 /// writing one key in the same instant) are settled the same way on every node: a delete
 /// wins, and between two values the greater encoding.
-fn wins(r: &Record, db: &crate::store::Db) -> bool {
+pub(crate) fn wins(r: &Record, db: &crate::store::Db) -> bool {
     if r.tag == record::FLUSH {
         return r.stamp > db.flushed_at;
     }

@@ -319,6 +319,11 @@ async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io:
             st.close = true;
         }
         if !out.is_empty() {
+            // `appendfsync always`: no reply leaves before the records of the writes it
+            // acknowledges (or shows) are on disk. One fsync serves every waiting client.
+            if crate::persist::aof::behind() {
+                crate::persist::aof::wait_durable().await;
+            }
             stream.write_all(&out).await?;
             {
                 let mut c = st.shard.counters.borrow_mut();
@@ -410,6 +415,10 @@ fn admit(st: &ConnState, args: &Args) -> Result<(usize, Option<&'static str>), R
     }
     if def.is_write() && st.shard.repl.read_only.get() {
         return Err((Some(idx), READONLY.as_bytes().to_vec()));
+    }
+    if def.is_write() && crate::persist::aof::write_failing() {
+        let msg = crate::persist::aof::WRITE_ERROR;
+        return Err((Some(idx), msg.as_bytes().to_vec()));
     }
     if def.flags & flags::STALE == 0 && st.shard.repl.stale.get() {
         return Err((Some(idx), MASTERDOWN.as_bytes().to_vec()));

@@ -200,8 +200,9 @@ struct ShardStart {
     connections: Arc<AtomicUsize>,
     /// This process's id among replicating nodes (REPLCONF uuid).
     node_id: uuid::Uuid,
-    /// The RDB file to load at boot, if there is one, and how many shards are still loading.
-    rdb: Option<Arc<crate::persist::load::Mapped>>,
+    /// What to load at boot (a snapshot, the append-only log), and how many shards are
+    /// still loading.
+    boot: Arc<crate::persist::load::Boot>,
     loading: Arc<AtomicUsize>,
 }
 
@@ -242,17 +243,12 @@ pub fn run(cfg: Config) -> Result<(), String> {
         u[..40].into()
     };
     crate::persist::state().lastsave = now_ms() / 1000;
-    let rdb_path = crate::persist::rdb_path(&cfg);
-    let rdb = crate::persist::load::Mapped::open(&rdb_path)
-        .map_err(|e| format!("Fatal error loading the DB {}: {e}", rdb_path.display()))?
-        .map(Arc::new);
-    if let Some(f) = &rdb {
-        tracing::info!(
-            "Loading RDB {} ({} bytes)",
-            rdb_path.display(),
-            f.bytes().len()
-        );
-        crate::persist::loading_started(f.bytes().len() as u64, nshards);
+    let boot = crate::persist::aof::prepare_boot(&cfg)?;
+    for f in boot.rdb.iter().chain(&boot.incrs) {
+        tracing::info!("Loading {} ({} bytes)", f.name, f.len);
+    }
+    if !boot.is_empty() {
+        crate::persist::loading_started(boot.total_bytes(), nshards);
     }
     let kick_ms = cfg.int(Opt::ExecutorKickMs) as u64;
     if kick_ms > 0 {
@@ -268,7 +264,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
         node_id: uuid::Uuid::new_v4(),
         listeners: Arc::new(listeners),
         connections: Arc::new(AtomicUsize::new(0)),
-        rdb,
+        boot: Arc::new(boot),
         loading: Arc::new(AtomicUsize::new(nshards)),
     };
     let preempt = Duration::from_micros(cfg.int(Opt::PreemptTimerUs) as u64);
@@ -382,9 +378,7 @@ async fn shard_main(id: usize, start: ShardStart) {
             start.connections.clone(),
         )));
     }
-    if let Some(file) = start.rdb {
-        crate::persist::load::at_boot(&shard, file, start.loading).await;
-    }
+    crate::persist::load::at_boot(&shard, start.boot, start.loading).await;
     // Shards run until the process exits (SHUTDOWN or a signal).
     std::future::pending::<()>().await;
     drop(accepts);

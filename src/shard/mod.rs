@@ -114,6 +114,8 @@ pub struct Shard {
     pub snapshotting: Cell<bool>,
     /// The low-priority task queue snapshots are written from, made on first use.
     pub snapshot_queue: Cell<Option<glommio::TaskQueueHandle>>,
+    /// Records made since this shard last handed them to the append-only log.
+    pub aof: crate::persist::aof::ShardLog,
 }
 
 /// Per-shard connection and traffic counters for INFO stats.
@@ -210,6 +212,7 @@ impl Shard {
             node: Default::default(),
             snapshotting: Cell::new(false),
             snapshot_queue: Cell::new(None),
+            aof: Default::default(),
         })
     }
 
