@@ -14,7 +14,8 @@
 # A is pinned to CPU $SERVER_CPU; B and the clients share CPU $CLIENT_CPU (a 2-core box
 # has no third core: read B's figures with that in mind).
 #
-# Environment: TANDEM_BIN [target/release/tandem], MT_CLIENTS [50], MT_REQUESTS per client
+# Environment: TANDEM_BIN [target/release/tandem], TANDEM_FLAGS (extra flags for both
+# nodes) [], PEER_FLAGS (extra flags for B) [], MT_CLIENTS [50], MT_REQUESTS per client
 # [40000], LAG_RATE [50000], LAG_SAMPLES [2000], SYNC_KEYS [1000000], SERVER_CPU [1],
 # CLIENT_CPU [0].
 set -euo pipefail
@@ -27,6 +28,8 @@ MT_REQUESTS="${MT_REQUESTS:-40000}"
 LAG_RATE="${LAG_RATE:-50000}"
 LAG_SAMPLES="${LAG_SAMPLES:-2000}"
 SYNC_KEYS="${SYNC_KEYS:-1000000}"
+TANDEM_FLAGS="${TANDEM_FLAGS:-}"
+PEER_FLAGS="${PEER_FLAGS:-}"
 SERVER_CPU="${SERVER_CPU:-1}"
 CLIENT_CPU="${CLIENT_CPU:-0}"
 CLK_TCK="$(getconf CLK_TCK)"
@@ -61,7 +64,7 @@ start_tandem() {
     local cpu=$1 port=$2; shift 2
     taskset -c "$cpu" "$TANDEM_BIN" --port "$port" --bind 127.0.0.1 --server-threads 1 \
         --dir "$WORK" --dbfilename "tandem-$port.rdb" \
-        --active-replica yes "$@" >"$WORK/tandem-$port.log" 2>&1 &
+        --active-replica yes $TANDEM_FLAGS "$@" >"$WORK/tandem-$port.log" 2>&1 &
     PIDS+=($!)
     wait_up "$port"
     echo $!
@@ -100,7 +103,7 @@ throughput() {
     info "throughput: A with active peer B"
     pa=$(free_port); pb=$(free_port)
     a=$(start_tandem "$SERVER_CPU" "$pa")
-    b=$(start_tandem "$CLIENT_CPU" "$pb" --replicaof "127.0.0.1 $pa")
+    b=$(start_tandem "$CLIENT_CPU" "$pb" --replicaof "127.0.0.1 $pa" $PEER_FLAGS)
     redis-cli -p "$pa" replicaof 127.0.0.1 "$pb" >/dev/null
     wait_link "$pa"; wait_link "$pb"
     local bytes0 bytes1

@@ -53,6 +53,21 @@ fn link(replica: &Server, master: &Server) {
     });
 }
 
+/// Cuts both links of a pair.
+fn split(a: &Server, b: &Server) {
+    for (x, y) in [(a, b), (b, a)] {
+        let port = y.port.to_string();
+        ok(&mut x.conn(), &["REPLICAOF", "REMOVE", "127.0.0.1", &port]);
+    }
+}
+
+/// Links a pair both ways again and waits until they hold the same data.
+fn join(a: &Server, b: &Server) {
+    link(a, b);
+    link(b, a);
+    converged(a, b);
+}
+
 fn converged(a: &Server, b: &Server) {
     let (mut ca, mut cb) = (a.conn(), b.conn());
     wait_for(
@@ -104,19 +119,10 @@ fn an_op_on_another_base_is_repaired_with_the_whole_value() {
     });
     // Split the nodes, change the list on both sides, join them again: B's copy now has
     // another base than the pushes A makes afterwards.
-    ok(
-        &mut ca,
-        &["REPLICAOF", "REMOVE", "127.0.0.1", &b.port.to_string()],
-    );
-    ok(
-        &mut cb,
-        &["REPLICAOF", "REMOVE", "127.0.0.1", &a.port.to_string()],
-    );
+    split(&a, &b);
     int(&mut cb, &["RPUSH", "big", "only-on-b"]);
     int(&mut ca, &["RPUSH", "big", "only-on-a"]);
-    link(&a, &b);
-    link(&b, &a);
-    converged(&a, &b);
+    join(&a, &b);
     for i in 0..20 {
         int(&mut ca, &["LPUSH", "big", &format!("after-{i}")]);
     }
@@ -230,5 +236,68 @@ fn tombstones_survive_a_restart_from_a_snapshot() {
         info_field(&mut c, "tandem_tombstones") == "1"
     });
     let _ = port;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_write_made_after_seeing_a_skewed_peer_still_wins() {
+    // A's clock runs 5 s ahead. B writes after it has seen A's write: the hybrid clock makes
+    // B's stamp the greater, whatever B's wall clock says, so B's value wins on both.
+    let a = Server::start(&["--active-replica", "yes", "--stamp-clock-offset-ms", "5000"]);
+    let b = Server::start(&["--active-replica", "yes"]);
+    link(&a, &b);
+    link(&b, &a);
+    let (mut ca, mut cb) = (a.conn(), b.conn());
+    ok(&mut ca, &["SET", "k", "from-a"]);
+    wait_for("A's write on B", Duration::from_secs(10), || {
+        run(&mut cb, &["GET", "k"]) == redis::Value::BulkString(b"from-a".to_vec())
+    });
+    ok(&mut cb, &["SET", "k", "from-b"]);
+    converged(&a, &b);
+    for c in [&mut ca, &mut cb] {
+        assert_eq!(
+            run(c, &["GET", "k"]),
+            redis::Value::BulkString(b"from-b".to_vec())
+        );
+    }
+    // Without having seen it, B's write loses to A's later-stamped one: last writer by
+    // stamp, the same on both nodes.
+    split(&a, &b);
+    ok(&mut ca, &["SET", "j", "from-a"]);
+    ok(&mut cb, &["SET", "j", "from-b"]);
+    join(&a, &b);
+    assert_eq!(
+        run(&mut cb, &["GET", "j"]),
+        redis::Value::BulkString(b"from-a".to_vec())
+    );
+}
+
+#[test]
+fn stamps_survive_a_restart_from_a_snapshot() {
+    // A writes k and saves; later B (not yet linked) writes k again. A restarts from its
+    // snapshot: k must keep the stamp of A's write, older than B's, so B's value wins once
+    // they link. (Stamps reset to the load time would make A's stale value win.)
+    let dir = std::env::temp_dir().join(format!("tandem-stamps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    let a = Server::start(&["--active-replica", "yes", "--dir", d]);
+    let b = Server::start(&["--active-replica", "yes"]);
+    ok(&mut a.conn(), &["SET", "k", "older-on-a"]);
+    ok(&mut a.conn(), &["SET", "only-a", "x"]);
+    ok(&mut a.conn(), &["SAVE"]);
+    std::thread::sleep(Duration::from_millis(5)); // a later millisecond for B's stamp
+    ok(&mut b.conn(), &["SET", "k", "newer-on-b"]);
+    drop(a);
+    let a = Server::start(&["--active-replica", "yes", "--dir", d]);
+    wait_for("A to load its snapshot", Duration::from_secs(10), || {
+        run(&mut a.conn(), &["GET", "only-a"]) == redis::Value::BulkString(b"x".to_vec())
+    });
+    join(&a, &b);
+    for s in [&a, &b] {
+        assert_eq!(
+            run(&mut s.conn(), &["GET", "k"]),
+            redis::Value::BulkString(b"newer-on-b".to_vec())
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::downstream::{self, Hello};
+use super::shard::MergeStats;
 use super::Node;
 use crate::commands::ConnCmd;
 use crate::config::Opt;
@@ -283,9 +284,16 @@ async fn role(st: &mut ConnState, out: &mut Vec<u8>) {
 
 /// The INFO replication section, KeyDB's fields first, then Tandem's own.
 pub async fn info_section(shard: &Rc<Shard>, tx: Option<TxId>) -> String {
-    let stats = shard
+    // Per master link: (applied, dropped as older), summed over the shards.
+    let per_shard = shard
         .broadcast_in(tx, |sh| {
-            let s = sh.repl.stats.get();
+            let links: Vec<(u64, MergeStats)> = sh
+                .repl
+                .stats
+                .borrow()
+                .iter()
+                .map(|(&l, &s)| (l, s))
+                .collect();
             let t: usize = sh
                 .data
                 .borrow()
@@ -294,12 +302,21 @@ pub async fn info_section(shard: &Rc<Shard>, tx: Option<TxId>) -> String {
                 .iter()
                 .map(|d| d.tombstones())
                 .sum();
-            (s.applied, s.dropped_older, t)
+            (links, t)
         })
         .await;
-    let (applied, dropped, tombstones) = stats
-        .iter()
-        .fold((0, 0, 0), |a, s| (a.0 + s.0, a.1 + s.1, a.2 + s.2));
+    let mut links: std::collections::HashMap<u64, MergeStats> = Default::default();
+    let mut tombstones = 0;
+    for (l, t) in per_shard {
+        tombstones += t;
+        for (id, st) in l {
+            let e = links.entry(id).or_default();
+            e.applied += st.applied;
+            e.dropped_older += st.dropped_older;
+        }
+    }
+    let applied: u64 = links.values().map(|s| s.applied).sum();
+    let dropped: u64 = links.values().map(|s| s.dropped_older).sum();
     on_node_of(shard, move |n| {
         let cfg = n.config();
         let masters = n.masters.borrow();
@@ -331,13 +348,15 @@ pub async fn info_section(shard: &Rc<Shard>, tx: Option<TxId>) -> String {
                     (m.state.get() == "sync") as u8,
                 );
                 if m.state.get() == "sync" {
-                    let total = m.sync_total.get().max(1);
+                    // As Redis: with an EOF-marked transfer the size is unknown (-1, 0%).
+                    let (total, perc) = match m.sync_total.get() {
+                        0 => (-1, 0.0),
+                        t => (t as i64, (m.sync_read.get().min(t) as f64) * 100.0 / t as f64),
+                    };
                     let _ = write!(
                         s,
-                        "{p}sync_total_bytes:{}\r\n{p}sync_read_bytes:{}\r\n{p}sync_perc:{:.2}\r\n",
-                        m.sync_total.get(),
+                        "{p}sync_total_bytes:{total}\r\n{p}sync_read_bytes:{}\r\n{p}sync_perc:{perc:.2}\r\n",
                         m.sync_read.get(),
-                        m.sync_read.get() as f64 * 100.0 / total as f64
                     );
                 }
                 if !up {
@@ -381,13 +400,15 @@ pub async fn info_section(shard: &Rc<Shard>, tx: Option<TxId>) -> String {
             let lag_ms = m.lag_ms.get();
             let _ = write!(
                 s,
-                "tandem_master{i}:host={},port={},state={},uuid={},offset={},bytes={},lag_ms={lag_ms},full_syncs={},partial_syncs={},last_error={}\r\n",
+                "tandem_master{i}:host={},port={},state={},uuid={},offset={},bytes={},lag_ms={lag_ms},applied={},dropped_older={},full_syncs={},partial_syncs={},last_error={}\r\n",
                 m.host,
                 m.port,
                 m.state.get(),
                 m.master_uuid.get().map_or("?".to_string(), |u| uuid::Uuid::from_u128(u).hyphenated().to_string()),
                 m.offset.get().map_or(-1, |o| o as i64),
                 m.bytes.get(),
+                links.get(&m.id).map_or(0, |s| s.applied),
+                links.get(&m.id).map_or(0, |s| s.dropped_older),
                 m.full_syncs.get(),
                 m.partial_syncs.get(),
                 m.last_error.borrow().replace([',', '\r', '\n'], " ")

@@ -325,7 +325,17 @@ async fn stream(
             buf.extend_from_slice(GETACK);
         }
         if !buf.is_empty() {
-            out.write_all(&buf).await?;
+            // A replica that stopped reading must not hold this task forever: the write
+            // gives up with the ack timeout.
+            let timeout = Duration::from_secs(node.config().int(Opt::ReplTimeout) as u64);
+            let left = timeout.saturating_sub(link.last_ack.get().elapsed());
+            let give_up = async {
+                glommio::timer::sleep(left).await;
+                Err(std::io::Error::other(
+                    "no ACK from the replica (repl-timeout)",
+                ))
+            };
+            futures_lite::future::or(out.write_all(&buf), give_up).await?;
             last_write = Instant::now();
             if !link.hello.tandem {
                 position += buf.len() as u64;
@@ -337,7 +347,18 @@ async fn stream(
             continue;
         }
         let period = Duration::from_secs(node.config().int(Opt::ReplPingReplicaPeriod) as u64);
-        let idle = period.saturating_sub(last_write.elapsed());
+        // As Redis: a replica that has not acknowledged anything for `repl-timeout` is gone.
+        let timeout = Duration::from_secs(node.config().int(Opt::ReplTimeout) as u64);
+        let silent = link.last_ack.get().elapsed();
+        if silent > timeout {
+            return Err(std::io::Error::other(format!(
+                "no ACK from the replica for {} s (repl-timeout)",
+                silent.as_secs()
+            )));
+        }
+        let idle = period
+            .saturating_sub(last_write.elapsed())
+            .min(timeout - silent + Duration::from_millis(10));
         if idle.is_zero() {
             const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
             out.write_all(PING).await?;

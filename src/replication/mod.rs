@@ -14,6 +14,27 @@
 //!
 //! Full sync sends the shards' keys as a Redis RDB file ([`snapshot`]), taken chunk by chunk
 //! while the shards keep serving; the receiver merges it by stamp the same way.
+//!
+//! The rules that make the guarantees of DESIGN §6 hold, and where they live:
+//! - Last writer wins: `shard::wins` compares the record's stamp with the key's (its entry's,
+//!   else its tombstone's or its database's last flush). Equal stamps from two nodes are
+//!   settled alike everywhere: a delete wins, then the greater encoded value.
+//! - The stamp is the writer's: records carry it, `apply_remote` stores it, RDB files keep it
+//!   (`mvcc-tstamp`), and the receiving shard's clock only observes it.
+//! - Deletes stick: a delete leaves a tombstone (`Db::bury`), expiry keeps the expired
+//!   key's stamp as one, FLUSHDB/FLUSHALL/SWAPDB take one stamp agreed by all shards under
+//!   their locks (`Shard::on_all_locked_agree`) so no later write on another shard is older.
+//!   Tombstones and flush stamps travel in snapshots as AUX fields (`snapshot.rs`).
+//! - Convergence: records are whole states (idempotent, order-free). The one exception, OP
+//!   (a small change to a large value, sent as the command), applies only on the exact base
+//!   it was made on; elsewhere the receiver fetches the key whole (RFETCH).
+//! - No echo: every frame names its origin node; a link never carries frames from the node
+//!   at its other end, and a node drops frames from itself. What a node applies it passes
+//!   on, so rings and meshes reach everyone; duplicates lose by stamp.
+//! - Atomic units: a cross-shard command or MULTI/EXEC sends its records as one `UNIT`
+//!   frame (`Shard::unlock_all`), applied under the locks of every shard it touches.
+//! - Serving during sync: snapshots are written a chunk at a time between requests, and a
+//!   receiving node merges record batches like any other writes; nothing stops.
 
 pub mod backlog;
 pub mod commands;

@@ -74,7 +74,8 @@ pub struct ShardRepl {
     pub posted: Cell<u64>,
     /// `repl-batch-max-bytes`, as read when the current turn's flush was scheduled.
     batch_limit: Cell<usize>,
-    pub stats: Cell<MergeStats>,
+    /// Per master link (its id): what merging its records did.
+    pub stats: RefCell<std::collections::HashMap<u64, MergeStats>>,
 }
 
 impl ShardRepl {
@@ -338,9 +339,11 @@ impl Shard {
 
     /// Merges records from a peer: each is applied only if newer than what the key holds
     /// (DESIGN §6.1), and what was applied goes on to this node's own replicas.
-    pub fn apply_remote(self: &Rc<Self>, origin: Origin, records: &[u8]) {
+    pub fn apply_remote(self: &Rc<Self>, origin: Origin, records: &[u8], link: u64) {
         let cfg = self.config();
-        let mut stats = self.repl.stats.get();
+        let mut stats = MergeStats::default();
+        // Keys that got values may be what blocked clients wait for.
+        let wake = !self.blocking.is_idle();
         let mut woken: Vec<(usize, Vec<u8>)> = vec![];
         let forward = self.repl.capture.get();
         let mut forwarded = vec![];
@@ -371,7 +374,11 @@ impl Shard {
                                     }
                                 }
                             }
-                            woken.push((r.db, r.key.to_vec()));
+                            if wake {
+                                if wake {
+                                    woken.push((r.db, r.key.to_vec()));
+                                }
+                            }
                         }
                         OpResult::Older => stats.dropped_older += 1,
                         OpResult::OtherBase => {
@@ -398,7 +405,9 @@ impl Shard {
                         e.expire_at = r.expire_at;
                         db.before_write(r.key);
                         db.insert(r.key, e);
-                        woken.push((r.db, r.key.to_vec()));
+                        if wake {
+                            woken.push((r.db, r.key.to_vec()));
+                        }
                     }
                     record::DEL => {
                         db.before_write(r.key);
@@ -420,7 +429,12 @@ impl Shard {
                 }
             }
         }
-        self.repl.stats.set(stats);
+        {
+            let mut all = self.repl.stats.borrow_mut();
+            let st = all.entry(link).or_default();
+            st.applied += stats.applied;
+            st.dropped_older += stats.dropped_older;
+        }
         if !forwarded.is_empty() {
             self.record_from(origin, |buf| buf.extend_from_slice(&forwarded));
         }

@@ -29,7 +29,6 @@ pub struct Upstream {
     stopped: Cell<bool>,
     pub full_syncs: Cell<u64>,
     pub partial_syncs: Cell<u64>,
-    pub records: Cell<u64>,
     pub bytes: Cell<u64>,
     /// Milliseconds from the newest write's stamp to its arrival here, as last measured.
     pub lag_ms: Cell<u64>,
@@ -56,7 +55,6 @@ impl Upstream {
             stopped: Cell::new(false),
             full_syncs: Cell::new(0),
             partial_syncs: Cell::new(0),
-            records: Cell::new(0),
             bytes: Cell::new(0),
             lag_ms: Cell::new(0),
             sync_total: Cell::new(0),
@@ -355,6 +353,7 @@ async fn full_sync(node: &Rc<Node>, link: &Upstream, c: &mut Conn) -> Io<()> {
             .await;
     }
     let origin = link.master_uuid.get().unwrap_or(0);
+    let id = link.id;
     let mut parts: Vec<Vec<u8>> = vec![vec![]; node.shard.nshards];
     let mut sends = vec![];
     let mut failed = None;
@@ -378,7 +377,7 @@ async fn full_sync(node: &Rc<Node>, link: &Upstream, c: &mut Conn) -> Io<()> {
     }
     for (s, batch) in sends {
         node.shard
-            .post_wait(s, move |sh| sh.apply_remote(origin, &batch))
+            .post_wait(s, move |sh| sh.apply_remote(origin, &batch, id))
             .await;
     }
     tracing::info!("MASTER <-> REPLICA sync: Finished with success");
@@ -463,13 +462,13 @@ async fn follow(node: &Rc<Node>, link: &Rc<Upstream>, c: &mut Conn, timeout: Dur
                 let unit = args.len() == 5;
                 if origin_of_parts.is_some_and(|o| o != origin) || unit {
                     if let Some(o) = origin_of_parts.take() {
-                        flush_parts(node, o, &mut parts).await;
+                        flush_parts(node, o, &mut parts, link.id).await;
                     }
                 }
                 let payload = args.get(3).to_vec();
                 note_stamps(link, &payload);
                 if unit {
-                    apply_unit(node, origin, &payload).await;
+                    apply_unit(node, origin, &payload, link.id).await;
                     continue;
                 }
                 origin_of_parts = Some(origin);
@@ -486,9 +485,10 @@ async fn follow(node: &Rc<Node>, link: &Rc<Upstream>, c: &mut Conn, timeout: Dur
                 if failed.is_some() {
                     return fail("malformed records from master");
                 }
+                let id = link.id;
                 for (s, b) in ready {
                     node.shard
-                        .post_wait(s, move |sh| sh.apply_remote(origin, &b))
+                        .post_wait(s, move |sh| sh.apply_remote(origin, &b, id))
                         .await;
                 }
             } else if name.eq_ignore_ascii_case(b"replconf")
@@ -504,7 +504,7 @@ async fn follow(node: &Rc<Node>, link: &Rc<Upstream>, c: &mut Conn, timeout: Dur
             }
         }
         if let Some(o) = origin_of_parts {
-            flush_parts(node, o, &mut parts).await;
+            flush_parts(node, o, &mut parts, link.id).await;
         }
         let fetches = std::mem::take(&mut *link.fetches.borrow_mut());
         if !fetches.is_empty() {
@@ -552,7 +552,7 @@ async fn follow(node: &Rc<Node>, link: &Rc<Upstream>, c: &mut Conn, timeout: Dur
 }
 
 /// Applies a transaction's records atomically: under the locks of every shard they touch.
-async fn apply_unit(node: &Rc<Node>, origin: Origin, records: &[u8]) {
+async fn apply_unit(node: &Rc<Node>, origin: Origin, records: &[u8], link: u64) {
     let mut parts: Vec<Vec<u8>> = vec![vec![]; node.shard.nshards];
     let mut failed = None;
     route(
@@ -565,24 +565,24 @@ async fn apply_unit(node: &Rc<Node>, origin: Origin, records: &[u8]) {
     );
     let shards: Vec<usize> = (0..parts.len()).filter(|&s| !parts[s].is_empty()).collect();
     if shards.len() <= 1 {
-        return flush_parts(node, origin, &mut parts).await;
+        return flush_parts(node, origin, &mut parts, link).await;
     }
     let tx = node.shard.new_tx();
     for &s in &shards {
         let part = std::mem::take(&mut parts[s]);
         node.shard
-            .lock_and_run(s, tx, move |sh| sh.apply_remote(origin, &part))
+            .lock_and_run(s, tx, move |sh| sh.apply_remote(origin, &part, link))
             .await;
     }
     node.shard.unlock_all(shards.iter().copied(), tx).await;
 }
 
-async fn flush_parts(node: &Rc<Node>, origin: Origin, parts: &mut [Vec<u8>]) {
+async fn flush_parts(node: &Rc<Node>, origin: Origin, parts: &mut [Vec<u8>], link: u64) {
     for (s, p) in parts.iter_mut().enumerate() {
         if !p.is_empty() {
             let b = std::mem::take(p);
             node.shard
-                .post_wait(s, move |sh| sh.apply_remote(origin, &b))
+                .post_wait(s, move |sh| sh.apply_remote(origin, &b, link))
                 .await;
         }
     }

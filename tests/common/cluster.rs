@@ -283,6 +283,9 @@ pub struct Node {
     config: Option<PathBuf>,
     child: Option<Child>,
     pub log: PathBuf,
+    /// The node's working directory (its own, so that a dump.rdb is never shared); kept
+    /// across restarts.
+    pub dir: PathBuf,
     stopped: bool,
 }
 
@@ -326,6 +329,7 @@ impl Node {
             config,
             child: None,
             log: std::env::temp_dir().join(format!("tandem-repl-{name}-{port}.log")),
+            dir: std::env::temp_dir().join(format!("tandem-repl-{name}-{port}.d")),
             stopped: false,
         }
     }
@@ -337,7 +341,9 @@ impl Node {
             .append(true)
             .open(&self.log)
             .map_err(|e| format!("opening {}: {e}", self.log.display()))?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| format!("creating the node's dir: {e}"))?;
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+        cmd.current_dir(&self.dir);
         if let Some(c) = &self.config {
             cmd.arg(c);
         }
@@ -453,16 +459,25 @@ impl Node {
         );
     }
 
-    /// SIGSTOP: the process freezes with its sockets open.
+    /// SIGSTOP: the process freezes with its sockets open. Returns once every thread of it
+    /// is stopped (kill() returns before the signal has reached them all).
     pub fn stop(&mut self) {
         unsafe { libc::kill(self.pid(), libc::SIGSTOP) };
         self.stopped = true;
+        let pid = self.pid();
+        super::wait_for("every thread stopped", Duration::from_secs(5), || {
+            thread_states(pid).iter().all(|&s| s == 'T' || s == 't')
+        });
     }
 
-    /// SIGCONT.
+    /// SIGCONT, and waits until no thread is stopped any more.
     pub fn cont(&mut self) {
         unsafe { libc::kill(self.pid(), libc::SIGCONT) };
         self.stopped = false;
+        let pid = self.pid();
+        super::wait_for("every thread running again", Duration::from_secs(5), || {
+            thread_states(pid).iter().all(|&s| s != 'T' && s != 't')
+        });
     }
 
     pub fn url(&self) -> String {
@@ -526,11 +541,24 @@ impl Drop for Node {
             );
         } else {
             let _ = std::fs::remove_file(&self.log);
+            let _ = std::fs::remove_dir_all(&self.dir);
             if let Some(c) = &self.config {
                 let _ = std::fs::remove_file(c);
             }
         }
     }
+}
+
+/// The state letter (R, S, T, …) of each thread of process `pid`, from /proc.
+fn thread_states(pid: i32) -> Vec<char> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return vec![];
+    };
+    dir.filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+        // The state follows the command name, which is in parentheses.
+        .filter_map(|s| s.rsplit_once(") ").and_then(|(_, r)| r.chars().next()))
+        .collect()
 }
 
 /// Whether a server answers PING on `port` (-NOAUTH counts as an answer).

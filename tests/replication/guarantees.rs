@@ -652,8 +652,9 @@ fn g6_full_sync_of_200k_keys_keeps_both_nodes_serving() {
             break;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the full sync did not finish in 60 s"
+            start.elapsed() < Duration::from_secs(30),
+            "the full sync did not finish in 30 s (B's INFO: {:?})",
+            info_field(&mut cb, "replication", "tandem_master0")
         );
         let syncing =
             info_field(&mut cb, "replication", "master_sync_in_progress").as_deref() == Some("1");
@@ -783,4 +784,73 @@ fn g7_expired_newer_write_beats_older_value_in_a_full_sync() {
     for (n, c) in [("A", &mut ca), ("B", &mut cb)] {
         assert_eq!(get(c, "k"), None, "{n} holds k: the older value came back");
     }
+}
+
+/// DESIGN §5: a write made after seeing a remote write wins over it whatever the clocks say
+/// (the receiver's clock is raised to the remote stamp). Two nodes overwrite one key in
+/// turns, each as soon as it sees the other's last value, often within one millisecond:
+/// every overwrite must win on both.
+#[test]
+fn g1_causal_overwrites_win_within_a_millisecond() {
+    let p = Pair::start("g1-causal", &[]);
+    let (mut ca, mut cb) = (p.a.conn(), p.b.conn());
+    for i in 0..100 {
+        let (writer, reader) = if i % 2 == 0 {
+            (&mut ca, &p.b)
+        } else {
+            (&mut cb, &p.a)
+        };
+        set(writer, "k", &i.to_string());
+        wait_get(reader, 0, "k", Some(&i.to_string()));
+    }
+    p.converged();
+    assert_eq!(get(&mut ca, "k").as_deref(), Some("99"));
+}
+
+/// A ring A -> B -> C -> A set up from flags (so a restarted node rejoins by itself): B is
+/// SIGKILLed, A and C keep writing, B comes back empty, and everything converges: A's writes
+/// made while B was down reach C only through B's full sync from A and C's from B.
+#[test]
+fn ring_node_killed_and_restarted_converges() {
+    let ports: Vec<u16> = (0..3).map(|_| crate::common::free_port()).collect();
+    // Proxy i carries node i's stream to node i+1.
+    let proxies: Vec<Proxy> = ports.iter().map(|&p| Proxy::start(p)).collect();
+    let mut nodes: Vec<Node> = (0..3)
+        .map(|i| {
+            let master = proxies[(i + 2) % 3].port.to_string();
+            let mut flags = MULTI.to_vec();
+            flags.extend_from_slice(&["--replicaof", "127.0.0.1", &master]);
+            let name = format!("ringkill-{}", (b'A' + i as u8) as char);
+            Node::start_at(&name, ports[i], None, &flags)
+        })
+        .collect();
+    for n in &nodes {
+        wait_link_up(n, 1);
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        set(&mut n.conn(), &format!("before-{i}"), "x");
+    }
+    wait_converged(&nodes.iter().collect::<Vec<_>>(), Duration::from_secs(20));
+    nodes[1].kill9();
+    for (i, n) in [(0usize, &nodes[0]), (2, &nodes[2])] {
+        let mut c = n.conn();
+        for j in 0..50 {
+            set(&mut c, &format!("during-{i}-{j}"), "y");
+        }
+        let _: i64 = redis::cmd("DEL")
+            .arg(format!("before-{i}"))
+            .query(&mut c)
+            .unwrap();
+    }
+    nodes[1].restart();
+    for n in &nodes {
+        wait_link_up(n, 1);
+    }
+    let refs: Vec<&Node> = nodes.iter().collect();
+    wait_converged(&refs, Duration::from_secs(20));
+    let mut cc = nodes[2].conn();
+    assert_eq!(get(&mut cc, "during-0-49").as_deref(), Some("y"));
+    assert_eq!(get(&mut cc, "before-0"), None);
+    assert_eq!(get(&mut cc, "before-1").as_deref(), Some("x"));
+    drop(proxies);
 }

@@ -10,6 +10,7 @@
 mod common;
 
 mod basic;
+mod commands;
 mod convergence;
 mod guarantees;
 mod interop;
