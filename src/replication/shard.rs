@@ -375,9 +375,7 @@ impl Shard {
                                 }
                             }
                             if wake {
-                                if wake {
-                                    woken.push((r.db, r.key.to_vec()));
-                                }
+                                woken.push((r.db, r.key.to_vec()));
                             }
                         }
                         OpResult::Older => stats.dropped_older += 1,
