@@ -125,10 +125,6 @@ fn aof() -> MutexGuard<'static, Aof> {
     AOF.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub fn status() -> Status {
-    aof().status
-}
-
 /// The directory of the log's files, and the prefix of their names.
 fn paths(cfg: &Config) -> (PathBuf, String) {
     (

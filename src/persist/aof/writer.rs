@@ -343,6 +343,10 @@ impl Writer {
                     }
                 }
             }
+            if !wrote && !self.retry.is_empty() {
+                // What a failed write left is tried again (once a second while it fails).
+                self.write(Vec::new());
+            }
             if self.retry.is_empty() {
                 self.written = lsn;
                 self.log.written.store(lsn, Ordering::Release);
@@ -394,8 +398,10 @@ impl Writer {
                 }
             }
             Err(e) => {
-                // Cut off what was written of it, so the file ends with whole frames.
+                // Cut off what was written of it, so the file ends with whole frames, and
+                // write on from there.
                 let _ = f.set_len(self.len);
+                let _ = std::io::Seek::seek(f, std::io::SeekFrom::Start(self.len));
                 self.failed("writing", &e);
                 self.retry = buf;
             }
