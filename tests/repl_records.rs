@@ -53,6 +53,14 @@ fn link(replica: &Server, master: &Server) {
     });
 }
 
+/// Waits until the server has loaded (or, with appendonly, created) its files.
+fn wait_until_loaded(c: &mut redis::Connection) {
+    wait_for("loading to end", Duration::from_secs(20), || {
+        let text: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+        text.contains("loading:0\r") && text.contains("aof_rewrite_in_progress:0")
+    });
+}
+
 /// Cuts both links of a pair.
 fn split(a: &Server, b: &Server) {
     for (x, y) in [(a, b), (b, a)] {
@@ -299,5 +307,51 @@ fn stamps_survive_a_restart_from_a_snapshot() {
             redis::Value::BulkString(b"newer-on-b".to_vec())
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_plain_replica_logging_to_an_aof_restarts_with_its_masters_data() {
+    // The full sync empties the replica; its log then starts again from a new base, so a
+    // restart from the log has the master's keys and not what the replica held before.
+    let dir = std::env::temp_dir().join(format!("tandem-replica-aof-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    let master = Server::start(&[]);
+    ok(&mut master.conn(), &["SET", "from-master", "m"]);
+    let flags = ["--dir", d, "--appendonly", "yes", "--appendfsync", "always"];
+    let replica = Server::start(&flags);
+    let mut c = replica.conn();
+    wait_until_loaded(&mut c);
+    ok(&mut c, &["SET", "stale", "s"]);
+    let rewrites = |c: &mut redis::Connection| -> i64 {
+        let text: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("aof_rewrites:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let before = rewrites(&mut c);
+    link(&replica, &master);
+    wait_for(
+        "the rewrite after the full sync",
+        Duration::from_secs(20),
+        || {
+            rewrites(&mut c) > before && {
+                let text: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+                text.contains("aof_rewrite_in_progress:0")
+            }
+        },
+    );
+    drop(c);
+    drop(replica);
+    let replica = Server::start(&flags);
+    let mut c = replica.conn();
+    wait_until_loaded(&mut c);
+    assert_eq!(int(&mut c, &["EXISTS", "stale"]), 0);
+    assert_eq!(
+        run(&mut c, &["GET", "from-master"]),
+        redis::Value::BulkString(b"m".to_vec())
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

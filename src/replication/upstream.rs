@@ -381,6 +381,13 @@ async fn full_sync(node: &Rc<Node>, link: &Upstream, c: &mut Conn) -> Io<()> {
             .await;
     }
     tracing::info!("MASTER <-> REPLICA sync: Finished with success");
+    // A plain replica replaced its data wholesale, which the append-only log has no records
+    // for: it starts again from a new base (as Redis rewrites after a full sync).
+    if !node.active() && node.config().bool(Opt::Appendonly) {
+        if let Err(e) = crate::persist::aof::bgrewriteaof(&node.shard, false).await {
+            tracing::warn!("rewriting the append-only log after a full sync: {e}");
+        }
+    }
     Ok(())
 }
 
