@@ -33,9 +33,11 @@ impl ClientHandle {
     /// Closes the socket under the connection so a pending read returns at once.
     pub fn kill(&self) {
         self.killed.set(true);
+        // Ends the connection's read, which wakes its task; the task writes what was already
+        // delivered to it (pub/sub messages) and closes. (The write side stays open for that.)
         // SAFETY: shutdown on a descriptor we own; the connection task still closes it.
         unsafe {
-            libc::shutdown(self.fd, libc::SHUT_RDWR);
+            libc::shutdown(self.fd, libc::SHUT_RD);
         }
     }
 

@@ -257,6 +257,17 @@ async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io:
             }
         };
         if n == 0 || st.client.killed.get() {
+            // Messages already delivered to this connection still go out (a subscriber killed
+            // right after a PUBLISH gets it first, as in Redis).
+            if let Some((lines, _)) = &st.inbox {
+                let mut rest = vec![];
+                while let Some(Some(l)) = futures_lite::future::poll_once(lines.recv()).await {
+                    rest.extend_from_slice(&l);
+                }
+                if !rest.is_empty() {
+                    let _ = stream.write_all(&rest).await;
+                }
+            }
             return Ok(());
         }
         end += n;
