@@ -313,6 +313,7 @@ pub async fn info_section(shard: &Rc<Shard>, tx: Option<TxId>) -> String {
             let e = links.entry(id).or_default();
             e.applied += st.applied;
             e.dropped_older += st.dropped_older;
+            e.refetched += st.refetched;
         }
     }
     let applied: u64 = links.values().map(|s| s.applied).sum();
@@ -400,7 +401,7 @@ pub async fn info_section(shard: &Rc<Shard>, tx: Option<TxId>) -> String {
             let lag_ms = m.lag_ms.get();
             let _ = write!(
                 s,
-                "tandem_master{i}:host={},port={},state={},uuid={},offset={},bytes={},lag_ms={lag_ms},applied={},dropped_older={},full_syncs={},partial_syncs={},last_error={}\r\n",
+                "tandem_master{i}:host={},port={},state={},uuid={},offset={},bytes={},lag_ms={lag_ms},applied={},dropped_older={},refetched={},full_syncs={},partial_syncs={},last_error={}\r\n",
                 m.host,
                 m.port,
                 m.state.get(),
@@ -409,6 +410,7 @@ pub async fn info_section(shard: &Rc<Shard>, tx: Option<TxId>) -> String {
                 m.bytes.get(),
                 links.get(&m.id).map_or(0, |s| s.applied),
                 links.get(&m.id).map_or(0, |s| s.dropped_older),
+                links.get(&m.id).map_or(0, |s| s.refetched),
                 m.full_syncs.get(),
                 m.partial_syncs.get(),
                 m.last_error.borrow().replace([',', '\r', '\n'], " ")

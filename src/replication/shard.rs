@@ -48,6 +48,8 @@ impl Outbox {
 pub struct MergeStats {
     pub applied: u64,
     pub dropped_older: u64,
+    /// OP records that met another base here (the key was asked for whole).
+    pub refetched: u64,
 }
 
 /// Per-shard replication state.
@@ -380,6 +382,7 @@ impl Shard {
                         }
                         OpResult::Older => stats.dropped_older += 1,
                         OpResult::OtherBase => {
+                            stats.refetched += 1;
                             let k = (r.db, r.key.to_vec());
                             if self.repl.fetching.borrow_mut().insert(k.clone()) {
                                 fetch.push(k);
@@ -432,6 +435,7 @@ impl Shard {
             let st = all.entry(link).or_default();
             st.applied += stats.applied;
             st.dropped_older += stats.dropped_older;
+            st.refetched += stats.refetched;
         }
         if !forwarded.is_empty() {
             self.record_from(origin, |buf| buf.extend_from_slice(&forwarded));

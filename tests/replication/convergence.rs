@@ -387,6 +387,60 @@ fn pair(test: &str, types: bool, seed_default: u64) {
     run(test, &nodes, &proxies, &[1, 1], types, seed(seed_default));
 }
 
+/// Makes the shared keys large collections first (lists, hashes, sets, sorted sets of 60
+/// 16-byte elements, several hundred bytes each), so that the random writes after it travel
+/// as OP records (the command, valid on one base) and cuts make bases differ (RFETCH).
+fn prefill_big(nodes: &[Node]) {
+    let mut c = nodes[0].conn();
+    for k in 0..SHARED_KEYS {
+        let key = format!("s:{k}");
+        let mut cmd = match k % 4 {
+            0 => redis::cmd("RPUSH"),
+            1 => redis::cmd("HSET"),
+            2 => redis::cmd("SADD"),
+            _ => redis::cmd("ZADD"),
+        };
+        cmd.arg(&key);
+        for i in 0..60 {
+            let elem = format!("element-{k:03}-{i:05}");
+            match k % 4 {
+                1 => cmd.arg(&elem).arg(i),
+                3 => cmd.arg(i).arg(&elem),
+                _ => cmd.arg(&elem),
+            };
+        }
+        let _: redis::Value = cmd.query(&mut c).unwrap();
+    }
+    wait_converged(&nodes.iter().collect::<Vec<_>>(), Duration::from_secs(20));
+}
+
+#[test]
+fn g4_converges_pair_big_collections() {
+    let p = Pair::start("g4-pair-big", &[]);
+    let nodes = [p.a, p.b];
+    prefill_big(&nodes);
+    let proxies = [p.a_to_b, p.b_to_a];
+    run("g4-pair-big", &nodes, &proxies, &[1, 1], true, seed(7));
+    report_links(&nodes);
+}
+
+/// Prints what each node's first link did (OPs applied, dropped, refetched) for a reader of
+/// the test's output.
+fn report_links(nodes: &[Node]) {
+    for n in nodes {
+        let line = info_field(&mut n.conn(), "replication", "tandem_master0");
+        eprintln!("{}: {}", n.port, line.unwrap_or_default());
+    }
+}
+
+#[test]
+fn g4_converges_ring_big_collections() {
+    let (nodes, proxies) = ring3("g4-ring-big", &["--repl-backlog-size", "16384"]);
+    prefill_big(&nodes);
+    run("g4-ring-big", &nodes, &proxies, &[1, 1, 1], true, seed(8));
+    report_links(&nodes);
+}
+
 fn ring(test: &str, types: bool, seed_default: u64) {
     // A small backlog: some heals resync partially, some fully.
     let (nodes, proxies) = ring3(test, &["--repl-backlog-size", "16384"]);
