@@ -66,7 +66,9 @@ pub struct ShardRepl {
     /// attached: it could not tell an OP already in its snapshot from a new one).
     pub ops: Cell<bool>,
     /// Keys whose whole value was asked of the masters (an OP arrived for another base).
-    fetching: RefCell<std::collections::HashSet<(usize, Vec<u8>)>>,
+    /// When each was asked for: a request whose answer never came (the link dropped) is
+    /// made again after [`REFETCH_AFTER`].
+    fetching: RefCell<std::collections::HashMap<(usize, Vec<u8>), std::time::Instant>>,
     pub out: RefCell<Outbox>,
     /// Records of the cross-shard command or transaction holding this shard's lock: they
     /// travel as one unit (see [`Shard::unlock_all`]).
@@ -109,6 +111,9 @@ pub struct Before<'a> {
     /// The command, when it may travel as an OP record.
     replay: Option<Args<'a>>,
 }
+
+/// How long an RFETCH may go unanswered before it is asked again.
+const REFETCH_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A value at least this large (bytes held) is worth sending as the command that changed it
 /// rather than whole, when the command is much smaller.
@@ -384,7 +389,13 @@ impl Shard {
                         OpResult::OtherBase => {
                             stats.refetched += 1;
                             let k = (r.db, r.key.to_vec());
-                            if self.repl.fetching.borrow_mut().insert(k.clone()) {
+                            let now = std::time::Instant::now();
+                            let mut asked = self.repl.fetching.borrow_mut();
+                            let due = asked
+                                .get(&k)
+                                .is_none_or(|t| now.duration_since(*t) >= REFETCH_AFTER);
+                            if due {
+                                asked.insert(k.clone(), now);
                                 fetch.push(k);
                             }
                         }
@@ -489,6 +500,20 @@ impl Shard {
         }
         db.set_expire(r.key, r.expire_at);
         OpResult::Applied
+    }
+
+    /// Asks the masters again for every key still waiting for its whole value (after a link
+    /// came back: a request sent just before it dropped got no answer).
+    pub fn refetch_pending(self: &Rc<Self>) {
+        let keys: Vec<(usize, Vec<u8>)> = self.repl.fetching.borrow().keys().cloned().collect();
+        if keys.is_empty() {
+            return;
+        }
+        self.post(self.nshards, move |r| {
+            if let Some(node) = r.node.get() {
+                node.fetch_from_masters(keys);
+            }
+        });
     }
 
     /// A master asked (RFETCH) for the whole state of a key: it goes out as a record.

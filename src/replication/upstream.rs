@@ -222,6 +222,7 @@ async fn session(node: &Rc<Node>, link: &Rc<Upstream>) -> Io<()> {
     }
     link.state.set("connected");
     node.update_read_only().await;
+    node.shard.broadcast(|sh| sh.refetch_pending()).await;
     tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization or finished a full one ({addr}).");
     follow(node, link, &mut c, timeout).await
 }

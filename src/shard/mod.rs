@@ -172,11 +172,20 @@ impl Shard {
         node_id: uuid::Uuid,
     ) -> Rc<Shard> {
         let databases = config.databases();
+        // An active replica captures writes and keeps tombstones from its first command on
+        // (the replication executor would turn this on too, but only once it runs).
+        let active = config.bool(Opt::ActiveReplica);
+        let mut store = Store::new(databases);
+        for db in store.dbs.iter_mut() {
+            db.keep_tombstones = active;
+        }
+        let repl = crate::replication::shard::ShardRepl::new(node_id.as_u128());
+        repl.capture.set(active);
         Rc::new(Shard {
             id,
             nshards,
             data: RefCell::new(ShardData {
-                store: Store::new(databases),
+                store,
                 clock: Hlc::with_offset(config.int(Opt::StampClockOffsetMs)),
                 ks: KeyspaceStats::default(),
                 dirty: 0,
@@ -208,7 +217,7 @@ impl Shard {
             pubsub: Default::default(),
             blocking: Default::default(),
             coarse_now: Cell::new(std::time::Instant::now()),
-            repl: crate::replication::shard::ShardRepl::new(node_id.as_u128()),
+            repl,
             node: Default::default(),
             snapshotting: Cell::new(false),
             snapshot_queue: Cell::new(None),
