@@ -293,7 +293,8 @@ fn stamps_survive_a_restart_from_a_snapshot() {
     ok(&mut a.conn(), &["SET", "k", "older-on-a"]);
     ok(&mut a.conn(), &["SET", "only-a", "x"]);
     ok(&mut a.conn(), &["SAVE"]);
-    std::thread::sleep(Duration::from_millis(5)); // a later millisecond for B's stamp
+    // B's write in a later millisecond than A's: its stamp is the greater.
+    common::cluster::next_ms_after(common::cluster::now_ms());
     ok(&mut b.conn(), &["SET", "k", "newer-on-b"]);
     drop(a);
     let a = Server::start(&["--active-replica", "yes", "--dir", d]);
