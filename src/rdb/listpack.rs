@@ -123,49 +123,61 @@ impl Writer {
 
 /// Reads every element of a listpack; None if it is malformed.
 pub fn read(lp: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = vec![];
+    for_each(lp, |e| out.push(e.to_vec()))?;
+    Some(out)
+}
+
+fn int(digits: &mut itoa::Buffer, v: i64) -> &[u8] {
+    digits.format(v).as_bytes()
+}
+
+/// Calls `f` with every entry of a listpack in order, integers as their decimal text, without
+/// allocating; None if the listpack is corrupt (`f` may have seen some entries by then).
+pub fn for_each(lp: &[u8], mut f: impl FnMut(&[u8])) -> Option<()> {
     let total = u32::from_le_bytes(lp.get(0..4)?.try_into().ok()?) as usize;
     if total != lp.len() || total < 7 || *lp.last()? != 0xFF {
         return None;
     }
-    let mut out = vec![];
+    let mut digits = itoa::Buffer::new();
     let mut p = 6;
     let end = total - 1;
     while p < end {
         let c = lp[p];
-        let (value, enc_len): (Vec<u8>, usize) = if c & 0x80 == 0 {
-            ((c as i64).to_string().into_bytes(), 1)
+        let (value, enc_len): (&[u8], usize) = if c & 0x80 == 0 {
+            (int(&mut digits, c as i64), 1)
         } else if c & 0xC0 == 0x80 {
             let n = (c & 0x3F) as usize;
-            (lp.get(p + 1..p + 1 + n)?.to_vec(), 1 + n)
+            (lp.get(p + 1..p + 1 + n)?, 1 + n)
         } else if c & 0xE0 == 0xC0 {
             let u = ((c as u16 & 0x1F) << 8) | *lp.get(p + 1)? as u16;
             let v = if u >= 4096 { u as i64 - 8192 } else { u as i64 };
-            (v.to_string().into_bytes(), 2)
+            (int(&mut digits, v), 2)
         } else if c & 0xF0 == 0xE0 {
             let n = ((c as usize & 0x0F) << 8) | *lp.get(p + 1)? as usize;
-            (lp.get(p + 2..p + 2 + n)?.to_vec(), 2 + n)
+            (lp.get(p + 2..p + 2 + n)?, 2 + n)
         } else {
             match c {
                 0xF0 => {
                     let n = u32::from_le_bytes(lp.get(p + 1..p + 5)?.try_into().ok()?) as usize;
-                    (lp.get(p + 5..p + 5 + n)?.to_vec(), 5 + n)
+                    (lp.get(p + 5..p + 5 + n)?, 5 + n)
                 }
                 0xF1 => {
                     let v = i16::from_le_bytes(lp.get(p + 1..p + 3)?.try_into().ok()?);
-                    (v.to_string().into_bytes(), 3)
+                    (int(&mut digits, v as i64), 3)
                 }
                 0xF2 => {
                     let b = lp.get(p + 1..p + 4)?;
                     let v = (i32::from_le_bytes([0, b[0], b[1], b[2]])) >> 8;
-                    (v.to_string().into_bytes(), 4)
+                    (int(&mut digits, v as i64), 4)
                 }
                 0xF3 => {
                     let v = i32::from_le_bytes(lp.get(p + 1..p + 5)?.try_into().ok()?);
-                    (v.to_string().into_bytes(), 5)
+                    (int(&mut digits, v as i64), 5)
                 }
                 0xF4 => {
                     let v = i64::from_le_bytes(lp.get(p + 1..p + 9)?.try_into().ok()?);
-                    (v.to_string().into_bytes(), 9)
+                    (int(&mut digits, v), 9)
                 }
                 _ => return None,
             }
@@ -178,9 +190,9 @@ pub fn read(lp: &[u8]) -> Option<Vec<Vec<u8>>> {
             _ => 5,
         };
         p += enc_len + backlen;
-        out.push(value);
+        f(value);
     }
-    (p == end).then_some(out)
+    (p == end).then_some(())
 }
 
 #[cfg(test)]

@@ -208,15 +208,6 @@ pub fn value(d: &mut Decoder, t: u8) -> Result<Loaded, Corrupt> {
     })
 }
 
-/// Decodes one value given as its RDB type byte followed by its encoding (a DUMP payload
-/// without the version and checksum footer).
-pub fn decode_value(payload: &[u8]) -> Result<Loaded, Corrupt> {
-    let (&t, rest) = payload
-        .split_first()
-        .ok_or_else(|| Corrupt("empty value".into()))?;
-    value(&mut Decoder::new(rest), t)
-}
-
 /// Steps over a value of type `t` without decoding it (a shard loading a file passes over
 /// the keys other shards own).
 pub fn skip_value(d: &mut Decoder, t: u8) -> Result<(), Corrupt> {
@@ -299,6 +290,8 @@ pub struct Reader<'a> {
     pub d: Decoder<'a>,
     pub version: u32,
     db: usize,
+    /// The last RESIZEDB seen: (db, keys), for a loader to size its table once.
+    resize_hint: Option<(usize, usize)>,
 }
 
 impl<'a> Reader<'a> {
@@ -306,12 +299,22 @@ impl<'a> Reader<'a> {
     pub fn new(buf: &'a [u8]) -> Result<Self, Corrupt> {
         let mut d = Decoder::new(buf);
         let version = d.header()?;
-        Ok(Reader { d, version, db: 0 })
+        Ok(Reader {
+            d,
+            version,
+            db: 0,
+            resize_hint: None,
+        })
     }
 
     /// Bytes read so far.
     pub fn pos(&self) -> usize {
         self.d.pos
+    }
+
+    /// The key count a RESIZEDB announced since the last call: (db, keys).
+    pub fn take_resize_hint(&mut self) -> Option<(usize, usize)> {
+        self.resize_hint.take()
     }
 
     /// The database selected at this point of the file.
@@ -327,7 +330,7 @@ impl<'a> Reader<'a> {
                 op::EOF => return Ok(Item::End),
                 op::SELECTDB => self.db = d.length()? as usize,
                 op::RESIZEDB => {
-                    d.length()?;
+                    self.resize_hint = Some((self.db, d.length()? as usize));
                     d.length()?;
                 }
                 op::AUX => {

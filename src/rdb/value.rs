@@ -169,6 +169,32 @@ pub fn undump(payload: &[u8], cfg: &Config) -> Result<Value, Corrupt> {
     Ok(to_value(loaded, cfg))
 }
 
+/// Reads a value of type `kind` straight into the store's encodings. A small hash in a
+/// listpack (the common case in Redis's files) is built without a buffer per field and
+/// value; everything else goes through [`load::value`] and [`to_value`].
+pub fn read_value(d: &mut Decoder, kind: u8, cfg: &Config) -> Result<Value, Corrupt> {
+    if kind == super::kind::HASH_LISTPACK {
+        let blob = d.string_ref()?;
+        let mut b = hash::SmallBuilder::new(hash::Limits::of(cfg), blob.len());
+        super::listpack::for_each(&blob, |e| b.push(e))
+            .ok_or_else(|| Corrupt("corrupt listpack".into()))?;
+        if let Some(h) = b.finish() {
+            return Ok(Value::Hash(h));
+        }
+        let items =
+            super::listpack::read(&blob).ok_or_else(|| Corrupt("corrupt listpack".into()))?;
+        if items.len() % 2 != 0 {
+            return Err(Corrupt("odd number of hash listpack entries".into()));
+        }
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = items
+            .chunks_exact(2)
+            .map(|p| (p[0].clone(), p[1].clone()))
+            .collect();
+        return Ok(Value::Hash(Hash::from_pairs(&pairs, hash::Limits::of(cfg))));
+    }
+    Ok(to_value(load::value(d, kind)?, cfg))
+}
+
 /// Whether a decoded value is a collection with no elements (Redis skips such keys).
 pub fn is_empty(l: &Loaded) -> bool {
     match l {

@@ -242,8 +242,9 @@ pub fn value_of(r: &Record, cfg: &crate::config::Config) -> Result<Value, Malfor
     match r.tag {
         PUT_STR => Ok(Value::str(r.value)),
         PUT => {
-            let loaded = crate::rdb::load::decode_value(r.value).map_err(|_| Malformed)?;
-            Ok(crate::rdb::to_value(loaded, cfg))
+            let (&kind, encoded) = r.value.split_first().ok_or(Malformed)?;
+            let mut d = crate::rdb::Decoder::new(encoded);
+            crate::rdb::value::read_value(&mut d, kind, cfg).map_err(|_| Malformed)
         }
         _ => Err(Malformed),
     }

@@ -438,6 +438,11 @@ impl Db {
         i
     }
 
+    /// Makes room for `additional` more keys at once (RESIZEDB when loading a file).
+    pub fn reserve(&mut self, additional: usize) {
+        self.map.reserve(additional);
+    }
+
     /// Approximate memory held, for INFO memory.
     pub fn capacity(&self) -> usize {
         self.map.capacity()

@@ -132,6 +132,59 @@ fn packed_find(buf: &[u8], field: &[u8]) -> Option<Slot> {
     None
 }
 
+/// Builds a small hash from its fields and values given in turn (a file being loaded),
+/// without a buffer per element.
+pub struct SmallBuilder {
+    buf: Vec<u8>,
+    items: usize,
+    fits: bool,
+    lim: Limits,
+}
+
+impl SmallBuilder {
+    /// `size_hint`: about how many bytes the fields and values take.
+    pub fn new(lim: Limits, size_hint: usize) -> Self {
+        SmallBuilder {
+            buf: Vec::with_capacity(size_hint),
+            items: 0,
+            fits: true,
+            lim,
+        }
+    }
+
+    /// The next field or value.
+    pub fn push(&mut self, s: &[u8]) {
+        self.fits &= s.len() <= self.lim.value;
+        if self.fits {
+            put_len(&mut self.buf, s.len());
+            self.buf.extend_from_slice(s);
+        }
+        self.items += 1;
+    }
+
+    /// The hash, or None when it does not fit the small form or a field repeats (the caller
+    /// then builds it the general way).
+    pub fn finish(self) -> Option<Hash> {
+        if !self.fits || self.items % 2 != 0 || self.items / 2 > self.lim.entries {
+            return None;
+        }
+        let pairs = || PackedIter {
+            buf: &self.buf,
+            pos: 0,
+        };
+        let unique = if self.items / 2 > 32 {
+            let fields: Vec<&[u8]> = pairs().map(|(f, _)| f).collect();
+            distinct(fields.iter().copied())
+        } else {
+            // Few fields: compare each with those before it, with no allocation.
+            pairs()
+                .enumerate()
+                .all(|(i, (f, _))| pairs().take(i).all(|(g, _)| g != f))
+        };
+        unique.then(|| Hash::Small(self.buf.into_boxed_slice()))
+    }
+}
+
 /// Whether no field repeats (quadratic for the few fields of a small hash).
 fn distinct<'a>(fields: impl ExactSizeIterator<Item = &'a [u8]> + Clone) -> bool {
     if fields.len() > 32 {

@@ -185,6 +185,13 @@ impl<V> Table<V> {
         slots[pos] = s;
     }
 
+    /// Makes room for `additional` more entries at once (a file announcing its size).
+    pub fn reserve(&mut self, additional: usize) {
+        let n = self.entries.len() + additional;
+        self.entries.reserve(additional);
+        self.grow_for(n);
+    }
+
     fn grow_for(&mut self, n: usize) {
         if n * 4 <= self.slots.len() * 3 {
             return;
