@@ -183,7 +183,7 @@ pub fn read_value(d: &mut Decoder, kind: u8, cfg: &Config) -> Result<Value, Corr
         }
         let items =
             super::listpack::read(&blob).ok_or_else(|| Corrupt("corrupt listpack".into()))?;
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(Corrupt("odd number of hash listpack entries".into()));
         }
         let pairs: Vec<(Vec<u8>, Vec<u8>)> = items

@@ -165,7 +165,7 @@ impl SmallBuilder {
     /// The hash, or None when it does not fit the small form or a field repeats (the caller
     /// then builds it the general way).
     pub fn finish(self) -> Option<Hash> {
-        if !self.fits || self.items % 2 != 0 || self.items / 2 > self.lim.entries {
+        if !self.fits || !self.items.is_multiple_of(2) || self.items / 2 > self.lim.entries {
             return None;
         }
         let pairs = || PackedIter {
