@@ -176,13 +176,26 @@ impl SmallBuilder {
             let fields: Vec<&[u8]> = pairs().map(|(f, _)| f).collect();
             distinct(fields.iter().copied())
         } else {
-            // Few fields: compare each with those before it, with no allocation.
-            pairs()
-                .enumerate()
-                .all(|(i, (f, _))| pairs().take(i).all(|(g, _)| g != f))
+            // Few fields: on the stack, compared by a hash first (loading runs this for every
+            // hash in a file).
+            let mut seen: [(u64, &[u8]); 32] = [(0, &[]); 32];
+            let mut n = 0;
+            pairs().all(|(f, _)| {
+                let h = fnv1a(f);
+                let new = seen[..n].iter().all(|&(g, s)| g != h || s != f);
+                seen[n] = (h, f);
+                n += 1;
+                new
+            })
         };
         unique.then(|| Hash::Small(self.buf.into_boxed_slice()))
     }
+}
+
+fn fnv1a(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325, |h, &x| {
+        (h ^ x as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// Whether no field repeats (quadratic for the few fields of a small hash).
@@ -489,6 +502,40 @@ impl Collection for Hash {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn small_builder_matches_from_pairs_and_refuses_what_does_not_fit() {
+        let lim = Limits {
+            entries: 4,
+            value: 8,
+        };
+        let build = |items: &[&[u8]]| {
+            let mut b = SmallBuilder::new(lim, 16);
+            items.iter().for_each(|i| b.push(i));
+            b.finish()
+        };
+        let h = build(&[b"a", b"1", b"b", b"2"]).expect("fits");
+        let pairs = vec![
+            (b"a".to_vec(), b"1".to_vec()),
+            (b"b".to_vec(), b"2".to_vec()),
+        ];
+        let want = Hash::from_pairs(&pairs, lim);
+        assert!(matches!((&h, &want), (Hash::Small(x), Hash::Small(y)) if x == y));
+        assert!(
+            build(&[b"a", b"1", b"a", b"2"]).is_none(),
+            "a repeated field"
+        );
+        assert!(
+            build(&[b"a", b"longer than 8"]).is_none(),
+            "a value over the limit"
+        );
+        assert!(
+            build(&[b"a", b"1", b"b"]).is_none(),
+            "a field without a value"
+        );
+        let five: Vec<&[u8]> = vec![b"a", b"1", b"b", b"1", b"c", b"1", b"d", b"1", b"e", b"1"];
+        assert!(build(&five).is_none(), "more entries than the limit");
+    }
+
     use super::*;
 
     const LIM: Limits = Limits {
