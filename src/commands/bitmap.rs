@@ -152,6 +152,28 @@ fn clamp_range(mut start: i64, mut end: i64, total: i64) -> (i64, i64) {
 }
 
 /// BIT or BYTE (case-insensitive): whether the unit is the bit.
+/// The optional BYTE|BIT argument at `pos` of BITCOUNT/BITPOS: whether the range is in bits
+/// (None for anything else).
+fn unit_arg(args: &Args, pos: usize) -> Option<bool> {
+    if args.len() > pos {
+        parse_unit(args.get(pos))
+    } else {
+        Some(false)
+    }
+}
+
+/// A BITCOUNT/BITPOS range, `start` to `end` in bytes or bits (negative from the end) of a
+/// string `len` bytes long, as bits, inclusive; None when it is empty.
+fn bit_range(start: i64, end: i64, is_bit: bool, len: i64) -> Option<(i64, i64)> {
+    let total = if is_bit { len * 8 } else { len };
+    let (s, e) = clamp_range(start, end, total);
+    if s > e {
+        return None;
+    }
+    let (from, to) = if is_bit { (s, e) } else { (s * 8, e * 8 + 7) };
+    (from <= to).then_some((from, to))
+}
+
 fn parse_unit(a: &[u8]) -> Option<bool> {
     let a = c_str(a);
     if eq_ic(a, "bit") {
@@ -327,8 +349,8 @@ pub fn bitcount(ctx: &mut Ctx, args: Args) {
     let p = bytes_at(&ks, idx, &mut scratch);
     let len = p.len() as i64;
     // The range in bits, inclusive.
-    let (from, to) = match args.len() {
-        2 => (0, len * 8 - 1),
+    let range = match args.len() {
+        2 => bit_range(0, -1, false, len),
         4 | 5 => {
             let (Some(start), Some(end)) = (parse_i64(args.get(2)), parse_i64(args.get(3))) else {
                 return out.error(errors::NOT_INTEGER);
@@ -336,30 +358,16 @@ pub fn bitcount(ctx: &mut Ctx, args: Args) {
             if start < 0 && end < 0 && start > end {
                 return out.int(0);
             }
-            let is_bit = if args.len() == 5 {
-                match parse_unit(args.get(4)) {
-                    Some(b) => b,
-                    None => return out.error(errors::SYNTAX),
-                }
-            } else {
-                false
+            let Some(is_bit) = unit_arg(&args, 4) else {
+                return out.error(errors::SYNTAX);
             };
-            let total = if is_bit { len * 8 } else { len };
-            let (s, e) = clamp_range(start, end, total);
-            if s > e {
-                return out.int(0);
-            }
-            if is_bit {
-                (s, e)
-            } else {
-                (s * 8, e * 8 + 7)
-            }
+            bit_range(start, end, is_bit, len)
         }
         _ => return out.error(errors::SYNTAX),
     };
-    if from > to {
+    let Some((from, to)) = range else {
         return out.int(0);
-    }
+    };
     out.int(count_bits(p, from as u64, to as u64) as i64);
 }
 
@@ -382,19 +390,14 @@ pub fn bitpos(ctx: &mut Ctx, args: Args) {
     let p = bytes_at(&ks, idx, &mut scratch);
     let len = p.len() as i64;
     let mut end_given = false;
-    let (from, to) = match args.len() {
-        3 => (0, len * 8 - 1),
+    let range = match args.len() {
+        3 => bit_range(0, -1, false, len),
         4..=6 => {
             let Some(start) = parse_i64(args.get(3)) else {
                 return out.error(errors::NOT_INTEGER);
             };
-            let is_bit = if args.len() == 6 {
-                match parse_unit(args.get(5)) {
-                    Some(b) => b,
-                    None => return out.error(errors::SYNTAX),
-                }
-            } else {
-                false
+            let Some(is_bit) = unit_arg(&args, 5) else {
+                return out.error(errors::SYNTAX);
             };
             let end = if args.len() >= 5 {
                 end_given = true;
@@ -403,24 +406,15 @@ pub fn bitpos(ctx: &mut Ctx, args: Args) {
                     None => return out.error(errors::NOT_INTEGER),
                 }
             } else {
-                len - 1
+                -1
             };
-            let total = if is_bit { len * 8 } else { len };
-            let (s, e) = clamp_range(start, end, total);
-            if s > e {
-                return out.int(-1);
-            }
-            if is_bit {
-                (s, e)
-            } else {
-                (s * 8, e * 8 + 7)
-            }
+            bit_range(start, end, is_bit, len)
         }
         _ => return out.error(errors::SYNTAX),
     };
-    if from > to {
+    let Some((from, to)) = range else {
         return out.int(-1);
-    }
+    };
     let pos = match find_bit(p, from as u64, to as u64, bit) {
         Some(pos) => pos as i64,
         None if bit == 1 || end_given => -1,
