@@ -195,24 +195,33 @@ fn to_dense(v: &mut Vec<u8>) -> Result<(), Corrupt> {
     let mut d = vec![0u8; DENSE_SIZE];
     d[..HDR].copy_from_slice(&v[..HDR]);
     d[4] = DENSE;
+    sparse_runs(v, |idx, run, val| {
+        if val > 0 {
+            for i in idx..idx + run {
+                dense_set(&mut d, i, val);
+            }
+        }
+    })?;
+    *v = d;
+    Ok(())
+}
+
+/// Walks a sparse HLL's opcodes, calling `f(first register, run length, value)` for each;
+/// Corrupt unless they cover exactly the `REGISTERS` registers.
+fn sparse_runs(v: &[u8], mut f: impl FnMut(usize, usize, u8)) -> Result<(), Corrupt> {
     let (mut idx, mut p) = (0usize, HDR);
     while p < v.len() {
         let (run, val, len) = opcode(v, p);
         if run + idx > REGISTERS {
             return Err(Corrupt);
         }
-        if val > 0 {
-            for i in idx..idx + run {
-                dense_set(&mut d, i, val);
-            }
-        }
+        f(idx, run, val);
         idx += run;
         p += len;
     }
     if idx != REGISTERS {
         return Err(Corrupt);
     }
-    *v = d;
     Ok(())
 }
 
@@ -343,24 +352,13 @@ fn merge_into(max: &mut [u8], v: &[u8]) -> Result<(), Corrupt> {
         }
         return Ok(());
     }
-    let (mut i, mut p) = (0usize, HDR);
-    while p < v.len() {
-        let (run, val, len) = opcode(v, p);
-        if run + i > REGISTERS {
-            return Err(Corrupt);
-        }
+    sparse_runs(v, |i, run, val| {
         if val > 0 {
             for m in &mut max[i..i + run] {
                 *m = (*m).max(val);
             }
         }
-        i += run;
-        p += len;
-    }
-    if i != REGISTERS {
-        return Err(Corrupt);
-    }
-    Ok(())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -376,19 +374,7 @@ fn histogram(v: &[u8]) -> Result<Histogram, Corrupt> {
         }
         return Ok(h);
     }
-    let (mut idx, mut p) = (0usize, HDR);
-    while p < v.len() {
-        let (run, val, len) = opcode(v, p);
-        if run + idx > REGISTERS {
-            return Err(Corrupt);
-        }
-        idx += run;
-        h[val as usize] += run as u64;
-        p += len;
-    }
-    if idx != REGISTERS {
-        return Err(Corrupt);
-    }
+    sparse_runs(v, |_, run, val| h[val as usize] += run as u64)?;
     Ok(h)
 }
 
