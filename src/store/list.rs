@@ -222,6 +222,15 @@ impl Chunk {
         self.push_back_within(s, usize::MAX)
     }
 
+    /// Adds `s` at `end`, keeping the chunk within `max_bytes`.
+    #[inline]
+    fn push_within(&mut self, end: End, s: &[u8], max_bytes: usize) {
+        match end {
+            End::Left => self.push_front_within(s, max_bytes),
+            End::Right => self.push_back_within(s, max_bytes),
+        }
+    }
+
     fn push_back_within(&mut self, s: &[u8], limit: usize) {
         let size = entry_size(s.len());
         if self.end() + size > self.capacity() {
@@ -512,10 +521,7 @@ impl List {
             }
             List::Small(c) => {
                 if fill.fits(c, s.len()) {
-                    match end {
-                        End::Left => c.push_front_within(s, fill.max_bytes),
-                        End::Right => c.push_back_within(s, fill.max_bytes),
-                    }
+                    c.push_within(end, s, fill.max_bytes)
                 } else {
                     c.seal();
                     let first = std::mem::replace(c, Chunk::none());
@@ -533,10 +539,7 @@ impl List {
                 }
                 .expect("a large list has chunks");
                 if fill.fits(c, s.len()) {
-                    match end {
-                        End::Left => c.push_front_within(s, fill.max_bytes),
-                        End::Right => c.push_back_within(s, fill.max_bytes),
-                    }
+                    c.push_within(end, s, fill.max_bytes)
                 } else {
                     c.seal();
                     let n = Chunk::from_elements([s]);
