@@ -357,30 +357,17 @@ async fn full_sync(node: &Rc<Node>, link: &Upstream, c: &mut Conn) -> Io<()> {
     let id = link.id;
     let mut parts: Vec<Vec<u8>> = vec![vec![]; node.shard.nshards];
     let mut sends = vec![];
-    let mut failed = None;
     let r = super::snapshot::file_to_records(&rdb, |rec| {
-        route(
-            node,
-            rec,
-            &mut parts,
-            PART_BYTES,
-            |s, batch| sends.push((s, batch)),
-            &mut failed,
-        );
+        // Records just made from the file: they parse.
+        let _ = route(node, rec, &mut parts, PART_BYTES, |s, b| sends.push((s, b)));
     });
     if let Err(e) = r {
         return fail(format!("the master's RDB does not load: {}", e.0));
     }
-    for (s, p) in parts.into_iter().enumerate() {
-        if !p.is_empty() {
-            sends.push((s, p));
-        }
-    }
     for (s, batch) in sends {
-        node.shard
-            .post_wait(s, move |sh| sh.apply_remote(origin, &batch, id))
-            .await;
+        apply_on(node, s, origin, batch, id).await;
     }
+    flush_parts(node, origin, &mut parts, id).await;
     tracing::info!("MASTER <-> REPLICA sync: Finished with success");
     // A plain replica replaced its data wholesale, which the append-only log has no records
     // for: it starts again from a new base (as Redis rewrites after a full sync).
@@ -393,23 +380,16 @@ async fn full_sync(node: &Rc<Node>, link: &Upstream, c: &mut Conn) -> Io<()> {
 }
 
 /// Splits records by owning shard into `parts`, handing a part to `send` once it holds
-/// `limit` bytes.
+/// `limit` bytes. Stops at a malformed record.
 fn route(
     node: &Node,
     records: &[u8],
     parts: &mut [Vec<u8>],
     limit: usize,
     mut send: impl FnMut(usize, Vec<u8>),
-    failed: &mut Option<record::Malformed>,
-) {
+) -> Result<(), record::Malformed> {
     for item in Reader::new(records) {
-        let (r, raw) = match item {
-            Ok(x) => x,
-            Err(e) => {
-                *failed = Some(e);
-                return;
-            }
-        };
+        let (r, raw) = item?;
         if r.tag == record::FLUSH {
             for p in parts.iter_mut() {
                 p.extend_from_slice(raw);
@@ -423,6 +403,7 @@ fn route(
             send(s, std::mem::take(p));
         }
     }
+    Ok(())
 }
 
 /// Follows the stream: RBATCH frames are merged, PING is a keepalive, REPLCONF GETACK gets
@@ -480,24 +461,15 @@ async fn follow(node: &Rc<Node>, link: &Rc<Upstream>, c: &mut Conn, timeout: Dur
                     continue;
                 }
                 origin_of_parts = Some(origin);
-                let mut failed = None;
                 let mut ready = vec![];
-                route(
-                    node,
-                    &payload,
-                    &mut parts,
-                    PART_BYTES,
-                    |s, b| ready.push((s, b)),
-                    &mut failed,
-                );
-                if failed.is_some() {
+                let routed = route(node, &payload, &mut parts, PART_BYTES, |s, b| {
+                    ready.push((s, b))
+                });
+                if routed.is_err() {
                     return fail("malformed records from master");
                 }
-                let id = link.id;
                 for (s, b) in ready {
-                    node.shard
-                        .post_wait(s, move |sh| sh.apply_remote(origin, &b, id))
-                        .await;
+                    apply_on(node, s, origin, b, link.id).await;
                 }
             } else if name.eq_ignore_ascii_case(b"replconf")
                 && args.len() >= 2
@@ -562,15 +534,8 @@ async fn follow(node: &Rc<Node>, link: &Rc<Upstream>, c: &mut Conn, timeout: Dur
 /// Applies a transaction's records atomically: under the locks of every shard they touch.
 async fn apply_unit(node: &Rc<Node>, origin: Origin, records: &[u8], link: u64) {
     let mut parts: Vec<Vec<u8>> = vec![vec![]; node.shard.nshards];
-    let mut failed = None;
-    route(
-        node,
-        records,
-        &mut parts,
-        usize::MAX,
-        |_, _| {},
-        &mut failed,
-    );
+    // (A malformed unit applies what parsed before it, as any batch does.)
+    let _ = route(node, records, &mut parts, usize::MAX, |_, _| {});
     let shards: Vec<usize> = (0..parts.len()).filter(|&s| !parts[s].is_empty()).collect();
     if shards.len() <= 1 {
         return flush_parts(node, origin, &mut parts, link).await;
@@ -585,15 +550,21 @@ async fn apply_unit(node: &Rc<Node>, origin: Origin, records: &[u8], link: u64) 
     node.shard.unlock_all(shards.iter().copied(), tx).await;
 }
 
+/// Hands every non-empty part to its shard to merge.
 async fn flush_parts(node: &Rc<Node>, origin: Origin, parts: &mut [Vec<u8>], link: u64) {
     for (s, p) in parts.iter_mut().enumerate() {
         if !p.is_empty() {
-            let b = std::mem::take(p);
-            node.shard
-                .post_wait(s, move |sh| sh.apply_remote(origin, &b, link))
-                .await;
+            apply_on(node, s, origin, std::mem::take(p), link).await;
         }
     }
+}
+
+/// Has shard `s` merge a batch of records from master link `link` (waiting for room in the
+/// channel: backpressure on the link).
+async fn apply_on(node: &Rc<Node>, s: usize, origin: Origin, batch: Vec<u8>, link: u64) {
+    node.shard
+        .post_wait(s, move |sh| sh.apply_remote(origin, &batch, link))
+        .await;
 }
 
 /// Measures the link's lag in milliseconds from the newest stamp in a frame.
