@@ -12,30 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{content, int, ok, populate, run, wait_for, Server};
+use common::{content, int, ok, populate, run, wait_for, Server, TempDir};
 
-/// A directory of its own for a test's files, removed at the end.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "tandem-aof-{name}-{}-{}",
-            std::process::id(),
-            common::free_port()
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-
-    fn aof_dir(&self) -> PathBuf {
-        self.0.join("appendonlydir")
-    }
+/// The append-only log's files in a test's directory.
+trait AofFiles {
+    fn aof_dir(&self) -> PathBuf;
 
     fn manifest(&self) -> String {
         std::fs::read_to_string(self.aof_dir().join("appendonly.aof.manifest")).unwrap()
@@ -60,9 +41,9 @@ impl TempDir {
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+impl AofFiles for TempDir {
+    fn aof_dir(&self) -> PathBuf {
+        self.join("appendonlydir")
     }
 }
 

@@ -5,54 +5,16 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, resp, Server};
+use common::{free_port, resp, Server, TempDir};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
 /// A directory of its own under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "tandem-config-test-{tag}-{}-{nanos}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    /// Writes `name` in this directory and returns its path.
-    fn file(&self, name: &str, text: &str) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.to_str().unwrap().to_string()
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The replies these tests need.
 #[derive(Debug, Clone, PartialEq)]
 enum R {
@@ -348,7 +310,7 @@ fn repeated_save_lines_add_up() {
 #[test]
 fn config_get_dir_is_an_absolute_path() {
     let dir = TempDir::new("dir");
-    let d = dir.path().to_str().unwrap().to_string();
+    let d = dir.path().to_string();
     let s = Server::start(&["--server-threads", "2", "--dir", &d]);
     let mut c = Client::new(&s);
     assert_eq!(c.config("dir"), d);
@@ -443,7 +405,7 @@ fn an_error_in_an_included_file_names_that_file() {
 #[test]
 fn a_missing_config_file_fails_startup() {
     let dir = TempDir::new("missing");
-    let path = dir.path().join("nope.conf");
+    let path = dir.join("nope.conf");
     let path = path.to_str().unwrap();
     let f = run_expecting_failure(&[path]);
     assert_ne!(f.code, 0);

@@ -11,37 +11,12 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{content, err, int, ok, populate, run, wait_for, Server};
+use common::{content, err, int, ok, populate, run, wait_for, Server, TempDir};
 use tandem::rdb::load::{read_all, Loaded, Record};
 
-/// A directory of its own for a test's files, removed at the end.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "tandem-persist-{name}-{}-{}",
-            std::process::id(),
-            common::free_port()
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-
-    fn rdb(&self) -> PathBuf {
-        self.0.join("dump.rdb")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Where a test's dump.rdb is.
+fn rdb(dir: &TempDir) -> PathBuf {
+    dir.join("dump.rdb")
 }
 
 const LONG: Duration = Duration::from_secs(60);
@@ -135,7 +110,7 @@ fn save_and_restart_keep_every_type_expiry_and_stamp() {
     let keys = fill(&mut c);
     let before = state(&mut c, &keys);
     ok(&mut c, &["SAVE"]);
-    let saved = stamps(&dir.rdb());
+    let saved = stamps(&rdb(&dir));
     assert_eq!(saved.len(), keys.len() + 1);
     assert!(
         saved.values().all(|s| s.is_some_and(|s| s > 0)),
@@ -158,12 +133,12 @@ fn save_and_restart_keep_every_type_expiry_and_stamp() {
     );
     // Saved again, every key keeps the stamp it had: stamps are the writers', never reset.
     ok(&mut c, &["SAVE"]);
-    assert_eq!(stamps(&dir.rdb()), saved);
+    assert_eq!(stamps(&rdb(&dir)), saved);
     // And a write after the restart gets a newer stamp than the key had.
     ok(&mut c, &["SET", "str:small", "again"]);
     ok(&mut c, &["SAVE"]);
     let k = (0, b"str:small".to_vec());
-    assert!(stamps(&dir.rdb())[&k] > saved[&k]);
+    assert!(stamps(&rdb(&dir))[&k] > saved[&k]);
 }
 
 #[test]
@@ -205,10 +180,10 @@ fn shutdown_save_nosave_and_sigterm() {
 
     // With save points, SHUTDOWN NOSAVE leaves the file as it was...
     ok(&mut c, &["SET", "extra", "1"]);
-    let file = std::fs::read(dir.rdb()).unwrap();
+    let file = std::fs::read(rdb(&dir)).unwrap();
     let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").exec(&mut c);
     assert!(s.wait_exit(LONG));
-    assert_eq!(std::fs::read(dir.rdb()).unwrap(), file);
+    assert_eq!(std::fs::read(rdb(&dir)).unwrap(), file);
 
     // ... and SIGTERM saves.
     let mut s = start(&dir, &["--save", "3600 1"]);
@@ -237,10 +212,10 @@ fn shutdown_save_nosave_and_sigterm() {
     // Without save points, SIGTERM exits without saving.
     ok(&mut c, &["SET", "extra", "3"]);
     let mut s = s;
-    let file = std::fs::read(dir.rdb()).unwrap();
+    let file = std::fs::read(rdb(&dir)).unwrap();
     kill(&s, libc::SIGTERM);
     assert!(s.wait_exit(LONG));
-    assert_eq!(std::fs::read(dir.rdb()).unwrap(), file);
+    assert_eq!(std::fs::read(rdb(&dir)).unwrap(), file);
 }
 
 #[test]
@@ -271,11 +246,11 @@ fn debug_reload_keeps_everything() {
     let keys = fill(&mut c);
     let before = state(&mut c, &keys);
     ok(&mut c, &["SAVE"]);
-    let saved = stamps(&dir.rdb());
+    let saved = stamps(&rdb(&dir));
     ok(&mut c, &["DEBUG", "RELOAD"]);
     assert_eq!(state(&mut c, &keys), before);
     ok(&mut c, &["SAVE"]);
-    assert_eq!(stamps(&dir.rdb()), saved);
+    assert_eq!(stamps(&rdb(&dir)), saved);
     ok(&mut c, &["SET", "unsaved", "x"]);
     ok(&mut c, &["DEBUG", "RELOAD", "NOSAVE"]);
     assert_eq!(int(&mut c, &["EXISTS", "unsaved"]), 0);
@@ -297,9 +272,9 @@ fn flushall_with_save_points_saves_the_empty_dataset() {
     let mut c = s.conn();
     ok(&mut c, &["SET", "k", "v"]);
     ok(&mut c, &["SAVE"]);
-    assert_eq!(records(&dir.rdb()).len(), 1);
+    assert_eq!(records(&rdb(&dir)).len(), 1);
     ok(&mut c, &["FLUSHALL"]);
-    assert_eq!(records(&dir.rdb()).len(), 0);
+    assert_eq!(records(&rdb(&dir)).len(), 0);
 }
 
 #[test]
@@ -308,11 +283,11 @@ fn save_points_trigger_a_background_save() {
     let s = start(&dir, &["--save", "1 1"]);
     let mut c = s.conn();
     ok(&mut c, &["SET", "k", "v"]);
-    wait_for("a save point to save", LONG, || dir.rdb().exists());
+    wait_for("a save point to save", LONG, || rdb(&dir).exists());
     wait_for("the save to be counted", LONG, || {
         info(&mut c, "rdb_changes_since_last_save") == "0"
     });
-    assert!(records(&dir.rdb()).contains_key(&(0, b"k".to_vec())));
+    assert!(records(&rdb(&dir)).contains_key(&(0, b"k".to_vec())));
     // `save ""` turns them off; bad ones are refused with Redis's error.
     ok(&mut c, &["CONFIG", "SET", "save", ""]);
     assert_eq!(
@@ -412,7 +387,7 @@ fn sigkill_during_bgsave_leaves_the_previous_file() {
     let keys = fill(&mut c);
     let before = state(&mut c, &keys);
     ok(&mut c, &["SAVE"]);
-    let good = std::fs::read(dir.rdb()).unwrap();
+    let good = std::fs::read(rdb(&dir)).unwrap();
     // A large dataset, saved slowly.
     for batch in 0..20 {
         let mut p = redis::pipe();
@@ -432,7 +407,7 @@ fn sigkill_during_bgsave_leaves_the_previous_file() {
     assert_eq!(info(&mut c, "rdb_bgsave_in_progress"), "1");
     drop(c);
     drop(s); // SIGKILL
-    assert_eq!(std::fs::read(dir.rdb()).unwrap(), good);
+    assert_eq!(std::fs::read(rdb(&dir)).unwrap(), good);
     let s = start(&dir, &[]);
     let mut c = s.conn();
     assert_eq!(state(&mut c, &keys), before);
@@ -466,7 +441,7 @@ fn flush_and_swapdb_during_bgsave() {
     assert_eq!(int(&mut c, &["DEL", "b3"]), 1);
     assert_eq!(info(&mut c, "rdb_bgsave_in_progress"), "1");
     wait_bgsave(&mut c);
-    let recs = records(&dir.rdb());
+    let recs = records(&rdb(&dir));
     assert_eq!(recs.len(), 2000);
     for i in 0..1000 {
         let a = &recs[&(0, format!("a{i}").into_bytes())];
@@ -561,7 +536,7 @@ fn bgsave_under_writes_holds_one_instant_per_shard() {
         "the writers wrote during the save: {bound:?} then {last:?}"
     );
 
-    let recs = records(&dir.rdb());
+    let recs = records(&rdb(&dir));
     let value = |k: &str| -> i64 {
         match &recs.get(&(0, k.as_bytes().to_vec())) {
             Some(Record {
@@ -610,7 +585,7 @@ fn tandem_file_loads_in_redis_and_passes_redis_check_rdb() {
     let keys = fill(&mut t);
     ok(&mut t, &["SAVE"]);
     let check = std::process::Command::new("redis-check-rdb")
-        .arg(dir.rdb())
+        .arg(rdb(&dir))
         .output()
         .expect("redis-check-rdb on the PATH");
     let text = String::from_utf8_lossy(&check.stdout);
@@ -641,7 +616,7 @@ fn redis_file_loads_in_tandem() {
     let keys = fill(&mut r);
     ok(&mut r, &["SAVE"]);
     let dir = TempDir::new("from-redis");
-    std::fs::copy(redis.dir.join("dump.rdb"), dir.rdb()).unwrap();
+    std::fs::copy(redis.dir.join("dump.rdb"), rdb(&dir)).unwrap();
     let s = start(&dir, &["--server-threads", "3"]);
     let mut t = s.conn();
     let mut t_state = state(&mut t, &keys);
@@ -652,5 +627,5 @@ fn redis_file_loads_in_tandem() {
     // Keys from a file without stamps load with stamp 0; Tandem's next save gives them none
     // newer than any write.
     ok(&mut t, &["SAVE"]);
-    assert!(stamps(&dir.rdb()).values().all(|s| *s == Some(0)));
+    assert!(stamps(&rdb(&dir)).values().all(|s| *s == Some(0)));
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{int, ok, run, wait_for, Server};
+use common::{int, ok, run, wait_for, Server, TempDir};
 
 fn info_field(c: &mut redis::Connection, field: &str) -> String {
     let text: String = redis::cmd("INFO").arg("replication").query(c).unwrap();
@@ -219,9 +219,8 @@ fn swapdb_and_deletes_reach_the_peer() {
 
 #[test]
 fn tombstones_survive_a_restart_from_a_snapshot() {
-    let dir = std::env::temp_dir().join(format!("tandem-tomb-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let d = dir.to_str().unwrap();
+    let dir = TempDir::new("tomb");
+    let d = dir.path();
     let s = Server::start(&["--active-replica", "yes", "--dir", d]);
     let mut c = s.conn();
     ok(&mut c, &["SET", "gone", "v"]);
@@ -244,7 +243,6 @@ fn tombstones_survive_a_restart_from_a_snapshot() {
         info_field(&mut c, "tandem_tombstones") == "1"
     });
     let _ = port;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -285,9 +283,8 @@ fn stamps_survive_a_restart_from_a_snapshot() {
     // A writes k and saves; later B (not yet linked) writes k again. A restarts from its
     // snapshot: k must keep the stamp of A's write, older than B's, so B's value wins once
     // they link. (Stamps reset to the load time would make A's stale value win.)
-    let dir = std::env::temp_dir().join(format!("tandem-stamps-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let d = dir.to_str().unwrap();
+    let dir = TempDir::new("stamps");
+    let d = dir.path();
     let a = Server::start(&["--active-replica", "yes", "--dir", d]);
     let b = Server::start(&["--active-replica", "yes"]);
     ok(&mut a.conn(), &["SET", "k", "older-on-a"]);
@@ -308,16 +305,14 @@ fn stamps_survive_a_restart_from_a_snapshot() {
             redis::Value::BulkString(b"newer-on-b".to_vec())
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_plain_replica_logging_to_an_aof_restarts_with_its_masters_data() {
     // The full sync empties the replica; its log then starts again from a new base, so a
     // restart from the log has the master's keys and not what the replica held before.
-    let dir = std::env::temp_dir().join(format!("tandem-replica-aof-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let d = dir.to_str().unwrap();
+    let dir = TempDir::new("replica-aof");
+    let d = dir.path();
     let master = Server::start(&[]);
     ok(&mut master.conn(), &["SET", "from-master", "m"]);
     let flags = ["--dir", d, "--appendonly", "yes", "--appendfsync", "always"];
@@ -354,5 +349,4 @@ fn a_plain_replica_logging_to_an_aof_restarts_with_its_masters_data() {
         run(&mut c, &["GET", "from-master"]),
         redis::Value::BulkString(b"m".to_vec())
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
