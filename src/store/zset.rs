@@ -838,31 +838,27 @@ impl Skiplist {
                     self.prefetch(self.lv(xa, i - 1).forward);
                     self.prefetch(self.lv(xb, i - 1).forward);
                 }
-                let la = self.lv(xa, i);
-                let lb = self.lv(xb, i);
-                self.prefetch(la.forward);
-                self.prefetch(lb.forward);
-                if !da {
-                    if la.forward == NIL || {
-                        let n = self.node(la.forward);
-                        !before(n.score, &n.member, a.0, a.1)
+                self.prefetch(self.lv(xa, i).forward);
+                self.prefetch(self.lv(xb, i).forward);
+                // One step of one walk at level i: forward while the next node is before the
+                // target, else that walk is done at this level.
+                let step = |x: &mut u32, rank: &mut u32, done: &mut bool, t: (f64, &[u8])| {
+                    let l = self.lv(*x, i);
+                    if l.forward == NIL || {
+                        let n = self.node(l.forward);
+                        !before(n.score, &n.member, t.0, t.1)
                     } {
-                        da = true;
+                        *done = true;
                     } else {
-                        sa += la.span;
-                        xa = la.forward;
+                        *rank += l.span;
+                        *x = l.forward;
                     }
+                };
+                if !da {
+                    step(&mut xa, &mut sa, &mut da, a);
                 }
                 if !db {
-                    if lb.forward == NIL || {
-                        let n = self.node(lb.forward);
-                        !before(n.score, &n.member, b.0, b.1)
-                    } {
-                        db = true;
-                    } else {
-                        sb += lb.span;
-                        xb = lb.forward;
-                    }
+                    step(&mut xb, &mut sb, &mut db, b);
                 }
             }
             ua[i] = xa;
