@@ -321,22 +321,9 @@ pub fn llen(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// Redis's range rule (LRANGE, LTRIM): negative indexes count from the end, the start is
-/// clamped at 0 and the end at the last element. Returns (start, n), n = 0 for an empty range.
+/// LRANGE/LTRIM's range as (first index, count), count 0 when empty.
 fn clamp_range(start: i64, end: i64, len: usize) -> (usize, usize) {
-    let len = len as i64;
-    let mut start = if start < 0 { len + start } else { start };
-    let mut end = if end < 0 { len + end } else { end };
-    if start < 0 {
-        start = 0;
-    }
-    if start > end || start >= len {
-        return (0, 0);
-    }
-    if end >= len {
-        end = len - 1;
-    }
-    (start as usize, (end - start + 1) as usize)
+    super::index_range(start, end, len).map_or((0, 0), |(s, e)| (s, e - s + 1))
 }
 
 fn two_ints(args: &Args, a: usize, b: usize) -> Option<(i64, i64)> {

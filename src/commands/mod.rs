@@ -304,6 +304,18 @@ impl<T: Collection> Drop for Written<'_, '_, T> {
     }
 }
 
+/// Indexes `start..=end` after Redis's rule for LRANGE, ZRANGE and the like: negative counts
+/// from the end, the start is clamped at 0 and the end at the last element. None if empty.
+pub fn index_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 { len + start } else { start }.max(0);
+    let end = if end < 0 { len + end } else { end };
+    if start > end || start >= len {
+        return None;
+    }
+    Some((start as usize, end.min(len - 1) as usize))
+}
+
 pub type ShardFn = fn(&mut Ctx, Args);
 
 /// How a multi-key command whose keys live on several shards is split into per-shard parts

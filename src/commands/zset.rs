@@ -383,25 +383,8 @@ impl<'a> Spec<'a> {
     }
 }
 
-/// Ranks `start..=end` after Redis's index rules (negative from the end), or None if empty.
-fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let mut start = if start < 0 { len + start } else { start };
-    let mut end = if end < 0 { len + end } else { end };
-    if start < 0 {
-        start = 0;
-    }
-    if start > end || start >= len {
-        return None;
-    }
-    if end >= len {
-        end = len - 1;
-    }
-    Some((start as usize, end as usize))
-}
-
 fn select_ranks(z: &ZSet, start: i64, end: i64, rev: bool) -> Vec<(&[u8], f64)> {
-    let Some((start, end)) = rank_range(start, end, z.len()) else {
+    let Some((start, end)) = super::index_range(start, end, z.len()) else {
         return vec![];
     };
     let mut n = end - start + 1;
@@ -845,7 +828,7 @@ fn zremrange_generic(ctx: &mut Ctx, args: Args, by: By) {
         Ok(Some(z)) => z,
     };
     let span = match &spec {
-        None => rank_range(ranks.0, ranks.1, z.len()),
+        None => super::index_range(ranks.0, ranks.1, z.len()),
         Some(spec) => spec.first_in(&z).map(|first| {
             let mut n = 0;
             z.walk(first, false, |m, s| {
