@@ -116,6 +116,14 @@ fn save_and_restart_keep_every_type_expiry_and_stamp() {
         saved.values().all(|s| s.is_some_and(|s| s > 0)),
         "every key has its stamp"
     );
+    // Packed, a run of keys at a time, not KeyDB's AUX field per key.
+    let file = std::fs::read(rdb(&dir)).unwrap();
+    let count = |needle: &[u8]| file.windows(needle.len()).filter(|w| *w == needle).count();
+    assert_eq!(count(b"mvcc-tstamp"), 0);
+    assert!(
+        (1..=4).contains(&count(b"tandem-stamps")),
+        "one run per shard chunk"
+    );
     assert_eq!(
         int(&mut c, &["LASTSAVE"]),
         info(&mut c, "rdb_last_save_time").parse().unwrap()

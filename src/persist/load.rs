@@ -5,8 +5,8 @@
 //! no messages between them. At boot they load in slices, so they answer INFO and PING (and
 //! refuse other commands with LOADING) meanwhile, as Redis does.
 //!
-//! Keys keep the stamps of their `mvcc-tstamp` AUX fields, and each shard's clock is raised
-//! past them; a key without one (a file written by Redis) gets stamp 0, older than any write.
+//! Keys keep the stamps the file holds (`tandem-stamps` runs, or KeyDB's `mvcc-tstamp`), and
+//! each shard's clock is raised past them; a key without one (a file written by Redis) gets stamp 0, older than any write.
 //! As Redis does when it loads as a master, keys already expired are dropped, and so are
 //! empty collections.
 

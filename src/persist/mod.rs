@@ -3,7 +3,8 @@
 //! persistence reports.
 //!
 //! The files are Redis RDB version 10 (see `rdb`): Redis 7.0 and `redis-check-rdb` read
-//! them, and Tandem reads Redis's. Each key's stamp travels in an `mvcc-tstamp` AUX field.
+//! them, and Tandem reads Redis's. Keys' stamps travel packed in `tandem-stamps` AUX fields
+//! (`rdb::stamps`).
 //!
 //! The process-wide state here is touched only when a save starts or ends, by INFO and by the
 //! once-a-second save-point check, so a lock around it costs nothing that matters; the write

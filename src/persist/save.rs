@@ -339,7 +339,7 @@ async fn walk(
         SAVE_KEYS_DONE.fetch_add(keys, Ordering::Relaxed);
         if enc.buf.len() >= CHUNK || !more {
             current = None;
-            let data = std::mem::take(&mut enc.buf);
+            let data = enc.take();
             if !data.is_empty() && !send(&tx, Chunk::Data(data)).await {
                 break false;
             }
@@ -444,8 +444,7 @@ impl ShardData {
             let origin = db.snapshot().map(|s| s.origin).unwrap_or(0);
             if *current != Some(origin) {
                 if sized[origin] {
-                    enc.byte(op::SELECTDB);
-                    enc.length(origin as u64);
+                    enc.select(origin);
                 } else {
                     sized[origin] = true;
                     enc.select_db(origin, totals[origin].0, totals[origin].1);

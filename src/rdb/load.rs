@@ -3,6 +3,7 @@
 //! records into the store's values is the caller's job, so this layer has no opinion about
 //! Tandem's in-memory encodings.
 
+use super::stamps::{self, STAMPS_AUX};
 use super::{intset, kind, listpack, op, Corrupt, Decoder, STAMP_AUX};
 
 /// Field-value pairs.
@@ -26,7 +27,7 @@ pub struct Record {
     pub value: Loaded,
     /// Absolute Unix ms, 0 for none.
     pub expire_at: u64,
-    /// The `mvcc-tstamp` AUX field that preceded the key, if any.
+    /// The key's stamp, from the file's `tandem-stamps` run or `mvcc-tstamp` field, if any.
     pub stamp: Option<u64>,
 }
 
@@ -269,7 +270,7 @@ pub struct KeyHead<'a> {
     pub kind: u8,
     /// Absolute Unix ms, 0 for none.
     pub expire_at: u64,
-    /// The `mvcc-tstamp` AUX field that preceded the key, if any.
+    /// The key's stamp, from the file's `tandem-stamps` run or `mvcc-tstamp` field, if any.
     pub stamp: Option<u64>,
 }
 
@@ -292,6 +293,8 @@ pub struct Reader<'a> {
     db: usize,
     /// The last RESIZEDB seen: (db, keys), for a loader to size its table once.
     resize_hint: Option<(usize, usize)>,
+    /// The `tandem-stamps` run the keys being read take their stamps from.
+    run: stamps::Run,
 }
 
 impl<'a> Reader<'a> {
@@ -304,6 +307,7 @@ impl<'a> Reader<'a> {
             version,
             db: 0,
             resize_hint: None,
+            run: stamps::Run::default(),
         })
     }
 
@@ -326,7 +330,16 @@ impl<'a> Reader<'a> {
         let d = &mut self.d;
         let (mut expire_at, mut stamp) = (0u64, None);
         loop {
-            match d.byte()? {
+            let opcode = d.byte()?;
+            // A run of stamps covers keys only; anything else ends it, so keys can never take
+            // the wrong stamps.
+            if self.run.left() > 0 && matches!(opcode, op::EOF | op::SELECTDB | op::AUX) {
+                return Err(Corrupt(format!(
+                    "tandem-stamps run cut short at offset {}",
+                    d.pos - 1
+                )));
+            }
+            match opcode {
                 op::EOF => return Ok(Item::End),
                 op::SELECTDB => self.db = d.length()? as usize,
                 op::RESIZEDB => {
@@ -335,10 +348,13 @@ impl<'a> Reader<'a> {
                 }
                 op::AUX => {
                     let (k, v) = (d.string()?, d.string()?);
-                    if k != STAMP_AUX {
+                    if k == STAMPS_AUX {
+                        self.run = stamps::Run::parse(&v)?;
+                    } else if k == STAMP_AUX {
+                        stamp = std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok());
+                    } else {
                         return Ok(Item::Aux(k, v));
                     }
-                    stamp = std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok());
                 }
                 op::EXPIRETIME_MS => expire_at = d.u64_le()?,
                 op::EXPIRETIME => {
@@ -357,12 +373,13 @@ impl<'a> Reader<'a> {
                 op::MODULE_AUX => return Err(Corrupt("module data is not supported".into())),
                 kind => {
                     let key = d.string_ref()?;
+                    let from_run = self.run.next_stamp();
                     return Ok(Item::Key(KeyHead {
                         db: self.db,
                         key,
                         kind,
                         expire_at,
-                        stamp,
+                        stamp: stamp.or(from_run),
                     }));
                 }
             }

@@ -2,15 +2,17 @@
 //! disk, loading at boot, replication's full sync and DUMP/RESTORE payloads (DESIGN §7).
 //!
 //! This module is the byte-level layer: lengths, strings (integer-encoded and LZF-compressed
-//! as Redis writes them), opcodes, and the blobs Redis embeds (listpack, intset). Each key's
-//! HLC stamp travels as an `mvcc-tstamp` AUX field right before the key, as KeyDB writes it;
-//! Redis skips AUX fields it does not know, so the files stay loadable by stock Redis.
+//! as Redis writes them), opcodes, and the blobs Redis embeds (listpack, intset). Keys' HLC
+//! stamps travel packed, a run at a time, in a `tandem-stamps` AUX field before the run
+//! ([`stamps`]); KeyDB's per-key `mvcc-tstamp` AUX field is still read. Redis skips AUX
+//! fields it does not know, so the files stay loadable by stock Redis.
 
 pub mod crc64;
 pub mod intset;
 pub mod listpack;
 pub mod load;
 pub mod lzf;
+pub mod stamps;
 pub mod value;
 
 pub use value::{dump, to_value, undump, value_type};
@@ -53,7 +55,7 @@ pub mod kind {
     pub const LIST_QUICKLIST_2: u8 = 18;
 }
 
-/// The AUX field carrying the stamp of the key that follows (KeyDB's name).
+/// The AUX field KeyDB writes with the stamp of the key that follows (read, not written).
 pub const STAMP_AUX: &[u8] = b"mvcc-tstamp";
 
 /// Writes RDB primitives into a buffer, keeping the running CRC-64 of everything written.
@@ -61,6 +63,10 @@ pub struct Encoder {
     pub buf: Vec<u8>,
     /// Compress strings longer than 20 bytes with LZF when it saves space (`rdbcompression`).
     pub compress: bool,
+    /// The stamps of the keys written since `run_start`, whose `tandem-stamps` field is
+    /// inserted there when the run ends (before any other opcode, and by [`Encoder::take`]).
+    run: Vec<u64>,
+    run_start: usize,
 }
 
 impl Encoder {
@@ -68,7 +74,31 @@ impl Encoder {
         Encoder {
             buf: Vec::new(),
             compress,
+            run: Vec::new(),
+            run_start: 0,
         }
+    }
+
+    /// Everything encoded so far, leaving the encoder empty.
+    pub fn take(&mut self) -> Vec<u8> {
+        self.end_stamp_run();
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Puts the pending run's `tandem-stamps` field in front of its keys.
+    fn end_stamp_run(&mut self) {
+        if self.run.is_empty() {
+            return;
+        }
+        let mut value = Vec::with_capacity(self.run.len() * 3 + 12);
+        stamps::encode(&self.run, &mut value);
+        self.run.clear();
+        let mut field = Encoder::new(false);
+        field.byte(op::AUX);
+        field.string(stamps::STAMPS_AUX);
+        field.length(value.len() as u64);
+        field.buf.extend_from_slice(&value);
+        self.buf.splice(self.run_start..self.run_start, field.buf);
     }
 
     pub fn byte(&mut self, b: u8) {
@@ -129,6 +159,7 @@ impl Encoder {
     }
 
     pub fn aux(&mut self, key: &[u8], value: &[u8]) {
+        self.end_stamp_run();
         self.byte(op::AUX);
         self.string(key);
         self.string(value);
@@ -144,17 +175,27 @@ impl Encoder {
         self.aux(b"aof-base", b"0");
     }
 
-    pub fn select_db(&mut self, db: usize, keys: usize, volatile: usize) {
+    /// SELECTDB alone.
+    pub fn select(&mut self, db: usize) {
+        self.end_stamp_run();
         self.byte(op::SELECTDB);
         self.length(db as u64);
+    }
+
+    /// SELECTDB with the database's key counts (RESIZEDB), a sizing hint for the loader.
+    pub fn select_db(&mut self, db: usize, keys: usize, volatile: usize) {
+        self.select(db);
         self.byte(op::RESIZEDB);
         self.length(keys as u64);
         self.length(volatile as u64);
     }
 
-    /// What precedes a key's type byte: its stamp (AUX) and expiry.
+    /// What precedes a key's type byte: its stamp (into the current run) and expiry.
     pub fn key_preamble(&mut self, stamp: u64, expire_at_ms: u64) {
-        self.aux(STAMP_AUX, itoa::Buffer::new().format(stamp).as_bytes());
+        if self.run.is_empty() {
+            self.run_start = self.buf.len();
+        }
+        self.run.push(stamp);
         if expire_at_ms != 0 {
             self.byte(op::EXPIRETIME_MS);
             self.buf.extend_from_slice(&expire_at_ms.to_le_bytes());
@@ -168,6 +209,7 @@ impl Encoder {
 
     /// EOF and the CRC-64 of everything before it.
     pub fn finish(mut self) -> Vec<u8> {
+        self.end_stamp_run();
         self.byte(op::EOF);
         let crc = crc64::update(0, &self.buf);
         self.buf.extend_from_slice(&crc.to_le_bytes());

@@ -52,7 +52,7 @@ impl Shard {
                 enc.entry(k, e);
             }
         });
-        (enc.buf, next)
+        (enc.take(), next)
     }
 }
 
