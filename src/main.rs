@@ -125,12 +125,13 @@ fn main() {
         let idx = options::lookup("dir").expect("dir option");
         let _ = cfg.set(idx, &cwd.display().to_string(), false);
     }
-    tandem::persist::catch_termination_signals();
+    let persist = std::sync::Arc::new(tandem::persist::Persistence::new());
+    tandem::persist::catch_termination_signals(persist.clone());
     let pidfile = cfg.str(Opt::Pidfile).to_string();
     if !pidfile.is_empty() {
         let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
     }
-    if let Err(e) = tandem::server::run(cfg) {
+    if let Err(e) = tandem::server::run(cfg, persist) {
         tracing::error!("{e}");
         eprintln!("{e}");
         std::process::exit(1);

@@ -79,7 +79,7 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
         ConnCmd::Scan => scan(st, args, out).await,
         ConnCmd::Randomkey => randomkey(st, out).await,
         ConnCmd::Lastsave => {
-            let at = crate::persist::state().lastsave;
+            let at = st.shard.persist.state().lastsave;
             st.reply(out).int(at as i64)
         }
         ConnCmd::Role
@@ -325,7 +325,7 @@ async fn flush(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>, all: bool)
         .await;
     // As Redis: with save points set, FLUSHALL saves the empty dataset at once.
     if all && !crate::persist::save_points(&st.shard.config()).is_empty() {
-        crate::persist::save::wait_idle().await;
+        crate::persist::save::wait_idle(&st.shard.persist).await;
         let _ = crate::persist::save::foreground(&st.shard, st.tx).await;
     }
     st.reply(out).ok();
@@ -387,7 +387,7 @@ async fn bgsave(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
     }
     let schedule = args.len() == 2;
     let result = {
-        let mut s = crate::persist::state();
+        let mut s = st.shard.persist.state();
         match s.running.map(|r| r.1) {
             Some(SaveKind::Bgsave | SaveKind::Save) => Some(Err(SaveError::InProgress)),
             Some(SaveKind::AofRewrite) if !schedule && st.tx.is_none() => {
@@ -1039,7 +1039,7 @@ pub async fn info_text(shard: &Rc<Shard>, tx: Option<TxId>, wanted: &[String]) -
         );
     }
     if want("persistence") {
-        t.push_str(&crate::persist::info(dirty));
+        t.push_str(&crate::persist::info(&shard.persist, dirty));
         t.push_str("\r\n");
     }
     if want("stats") {

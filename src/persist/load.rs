@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{loading_finished, state, LOAD_DONE, LOAD_TOTAL};
 use crate::config::Opt;
 use crate::rdb::load::{Item, Reader};
 use crate::rdb::Corrupt;
@@ -254,7 +253,7 @@ pub async fn at_boot(sh: &Rc<Shard>, boot: Arc<Boot>, loading: Arc<AtomicUsize>)
         // A base of the log keeps keys already expired: records after it may build on them.
         let base = boot.aof && !boot.rewrite_after;
         let counts = rdb_in_slices(sh, src.bytes(), base).await;
-        let mut s = state();
+        let mut s = sh.persist.state();
         s.last_load_keys_loaded += counts.keys;
         s.last_load_keys_expired += counts.expired;
         if sh.id == 0 && base {
@@ -280,7 +279,7 @@ pub async fn at_boot(sh: &Rc<Shard>, boot: Arc<Boot>, loading: Arc<AtomicUsize>)
         return;
     }
     if boot.rdb.is_some() {
-        let s = state();
+        let s = sh.persist.state();
         tracing::info!(
             "Done loading RDB, keys loaded: {}, keys expired: {}.",
             s.last_load_keys_loaded,
@@ -301,7 +300,7 @@ pub async fn at_boot(sh: &Rc<Shard>, boot: Arc<Boot>, loading: Arc<AtomicUsize>)
     if boot.rewrite_after {
         super::aof::create_at_boot(sh).await;
     }
-    loading_finished();
+    sh.persist.loading_finished();
 }
 
 /// Loads an RDB file's keys of this shard, a slice at a time; `aof`: the file is the base of
@@ -312,19 +311,22 @@ async fn rdb_in_slices(sh: &Rc<Shard>, bytes: &[u8], aof: bool) -> Counts {
     let delay = sh.config().int(Opt::KeyLoadDelay) as u64;
     let slice = if delay > 0 { 1 } else { SLICE };
     let mut logged = Instant::now();
+    let persist = &sh.persist;
     let result = async {
         let mut load = ShardLoad::new(bytes, aof)?;
         loop {
             let before = load.reader.pos();
             let done = load.step(sh, slice)?;
-            LOAD_DONE.fetch_add((load.reader.pos() - before) as u64, Ordering::Relaxed);
+            persist
+                .load_done
+                .fetch_add((load.reader.pos() - before) as u64, Ordering::Relaxed);
             if done {
                 return Ok::<_, Corrupt>(load.counts);
             }
             if sh.id == 0 && logged.elapsed().as_secs() >= 1 {
                 logged = Instant::now();
-                let total = LOAD_TOTAL.load(Ordering::Relaxed).max(1);
-                let done = LOAD_DONE.load(Ordering::Relaxed);
+                let total = persist.load_total.load(Ordering::Relaxed).max(1);
+                let done = persist.load_done.load(Ordering::Relaxed);
                 tracing::info!("Loading: {:.0}%", done as f64 * 100.0 / total as f64);
             }
             if delay > 0 {
@@ -363,7 +365,7 @@ pub async fn reload(
     flush: bool,
 ) -> Result<(), ReloadError> {
     if save {
-        super::save::wait_idle().await;
+        super::save::wait_idle(&shard.persist).await;
         super::save::foreground(shard, tx)
             .await
             .map_err(|e| ReloadError::Save(e.to_string()))?;
@@ -393,7 +395,7 @@ async fn load_all(
             Ok::<_, Corrupt>(load.counts)
         })
         .await;
-    let mut s = state();
+    let mut s = shard.persist.state();
     let (mut keys, mut expired) = (0, 0);
     for r in results {
         let c = r.map_err(|e| e.0)?;

@@ -6,9 +6,12 @@
 //! them, and Tandem reads Redis's. Keys' stamps travel packed in `tandem-stamps` AUX fields
 //! (`rdb::stamps`).
 //!
-//! The process-wide state here is touched only when a save starts or ends, by INFO and by the
-//! once-a-second save-point check, so a lock around it costs nothing that matters; the write
-//! path never sees it (it only checks its shard's `snapshotting` cell).
+//! Their state lives in one [`Persistence`], made at startup and handed to every shard (and
+//! the replication executor's member of the mesh) as `Shard::persist`, and to the threads
+//! that need it (a save's file writer, the log's writer, the signal thread). Its save state is
+//! touched only when a save starts or ends, by INFO and by the once-a-second save-point check,
+//! so a lock around it costs nothing that matters; the write path never takes it (it checks
+//! its shard's `snapshotting` cell, and whether the log takes records).
 
 pub mod aof;
 pub mod load;
@@ -18,7 +21,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Opt};
@@ -54,62 +57,100 @@ pub struct State {
     pub last_load_keys_expired: u64,
 }
 
-pub static STATE: Mutex<State> = Mutex::new(State {
-    running: None,
-    lastsave: 0,
-    last_status_ok: true,
-    last_bgsave_try: 0,
-    last_save_secs: -1,
-    saves: 0,
-    scheduled: false,
-    last_load_keys_loaded: 0,
-    last_load_keys_expired: 0,
-});
-
-pub fn state() -> std::sync::MutexGuard<'static, State> {
-    STATE.lock().unwrap_or_else(|e| e.into_inner())
+/// The persistence side of the process: what saves, loads and the append-only log share
+/// between the shards and their threads. Made once at startup; everything reaches it through
+/// the shard it runs on (`Shard::persist`) or is given it.
+pub struct Persistence {
+    state: Mutex<State>,
+    /// Keys written so far by the running save, and the keys it will write.
+    save_keys_done: AtomicU64,
+    save_keys_total: AtomicU64,
+    /// Whether the dataset is being loaded at boot: commands without the `loading` flag are
+    /// refused meanwhile, as Redis does.
+    loading: AtomicBool,
+    /// Loading progress: bytes read by all shards, out of the file's size times the shards
+    /// (each shard reads the whole file, keeping its own keys).
+    load_done: AtomicU64,
+    load_total: AtomicU64,
+    load_start: AtomicU64,
+    load_file_bytes: AtomicU64,
+    /// A termination signal (SIGTERM, SIGINT) waiting for the cron to shut down: 0 for none.
+    shutdown_signal: AtomicI32,
+    /// The append-only log's files and rewrites (see [`aof`]).
+    aof: Mutex<aof::Aof>,
+    /// The append-only log's queue, shared with its writer thread.
+    log: Arc<aof::writer::Log>,
 }
 
-/// Keys written so far by the running save, and the keys it will write.
-pub static SAVE_KEYS_DONE: AtomicU64 = AtomicU64::new(0);
-pub static SAVE_KEYS_TOTAL: AtomicU64 = AtomicU64::new(0);
+impl Default for Persistence {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
-/// Whether the dataset is being loaded at boot: commands without the `loading` flag are
-/// refused meanwhile, as Redis does.
-static LOADING: AtomicBool = AtomicBool::new(false);
-/// Loading progress: bytes read by all shards, out of the file's size times the shards (each
-/// shard reads the whole file, keeping its own keys).
-pub static LOAD_DONE: AtomicU64 = AtomicU64::new(0);
-pub static LOAD_TOTAL: AtomicU64 = AtomicU64::new(0);
-static LOAD_START: AtomicU64 = AtomicU64::new(0);
-static LOAD_FILE_BYTES: AtomicU64 = AtomicU64::new(0);
+impl Persistence {
+    pub fn new() -> Self {
+        Persistence {
+            state: Mutex::new(State {
+                running: None,
+                lastsave: now_ms() / 1000,
+                last_status_ok: true,
+                last_bgsave_try: 0,
+                last_save_secs: -1,
+                saves: 0,
+                scheduled: false,
+                last_load_keys_loaded: 0,
+                last_load_keys_expired: 0,
+            }),
+            save_keys_done: AtomicU64::new(0),
+            save_keys_total: AtomicU64::new(0),
+            loading: AtomicBool::new(false),
+            load_done: AtomicU64::new(0),
+            load_total: AtomicU64::new(0),
+            load_start: AtomicU64::new(0),
+            load_file_bytes: AtomicU64::new(0),
+            shutdown_signal: AtomicI32::new(0),
+            aof: Mutex::new(aof::Aof::new()),
+            log: Arc::new(aof::writer::Log::new()),
+        }
+    }
+
+    pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[inline]
+    pub fn loading(&self) -> bool {
+        self.loading.load(Ordering::Relaxed)
+    }
+
+    /// Marks the start of a load of `file_bytes` bytes by `shards` shards.
+    pub fn loading_started(&self, file_bytes: u64, shards: usize) {
+        self.load_done.store(0, Ordering::Relaxed);
+        self.load_total
+            .store(file_bytes * shards as u64, Ordering::Relaxed);
+        self.load_file_bytes.store(file_bytes, Ordering::Relaxed);
+        self.load_start.store(now_ms() / 1000, Ordering::Relaxed);
+        self.loading.store(true, Ordering::Release);
+    }
+
+    pub fn loading_finished(&self) {
+        self.loading.store(false, Ordering::Release);
+    }
+
+    /// Whether a termination signal waits for the cron.
+    #[inline]
+    pub fn shutdown_signalled(&self) -> bool {
+        self.shutdown_signal.load(Ordering::Relaxed) != 0
+    }
+}
 
 pub const LOADING_ERROR: &str = "LOADING Redis is loading the dataset in memory";
 
-#[inline]
-pub fn loading() -> bool {
-    LOADING.load(Ordering::Relaxed)
-}
-
-/// Marks the start of a load of `file_bytes` bytes by `shards` shards.
-pub fn loading_started(file_bytes: u64, shards: usize) {
-    LOAD_DONE.store(0, Ordering::Relaxed);
-    LOAD_TOTAL.store(file_bytes * shards as u64, Ordering::Relaxed);
-    LOAD_FILE_BYTES.store(file_bytes, Ordering::Relaxed);
-    LOAD_START.store(now_ms() / 1000, Ordering::Relaxed);
-    LOADING.store(true, Ordering::Release);
-}
-
-pub fn loading_finished() {
-    LOADING.store(false, Ordering::Release);
-}
-
-/// A termination signal (SIGTERM, SIGINT) waiting for the cron to shut down: 0 for none.
-pub static SHUTDOWN_SIGNAL: AtomicI32 = AtomicI32::new(0);
-
 /// Makes SIGTERM and SIGINT wait for the cron instead of killing the process, so that it can
-/// save first (see [`cron`]). Call before any thread starts: the threads inherit the mask.
-pub fn catch_termination_signals() {
+/// save first (see [`cron`]): a thread waits for them and leaves them in `persist` for the
+/// cron. Call before any other thread starts: the threads inherit the mask.
+pub fn catch_termination_signals(persist: Arc<Persistence>) {
     // SAFETY: plain signal-mask calls on a set built here; done before other threads exist.
     let set = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -129,7 +170,7 @@ pub fn catch_termination_signals() {
             }
             // A second signal while the first is still waiting: give up at once, as Redis
             // does when told twice.
-            if SHUTDOWN_SIGNAL.swap(sig, Ordering::Relaxed) != 0 {
+            if persist.shutdown_signal.swap(sig, Ordering::Relaxed) != 0 {
                 tracing::warn!("You insist... exiting now.");
                 std::process::exit(1);
             }
@@ -173,8 +214,9 @@ pub fn check_save_points(raw: &str) -> Result<(), String> {
 /// What the shard-0 cron does for persistence once a second: starts a background save when a
 /// save point is reached (or one was scheduled), and shuts down after a termination signal.
 pub async fn cron(shard: &Rc<Shard>) {
-    if SHUTDOWN_SIGNAL.load(Ordering::Relaxed) != 0 {
-        let sig = SHUTDOWN_SIGNAL.swap(0, Ordering::Relaxed);
+    let persist = &shard.persist;
+    if persist.shutdown_signalled() {
+        let sig = persist.shutdown_signal.swap(0, Ordering::Relaxed);
         let name = if sig == libc::SIGINT {
             "SIGINT"
         } else {
@@ -192,7 +234,7 @@ pub async fn cron(shard: &Rc<Shard>) {
     let cfg = shard.config();
     let points = save_points(&cfg);
     let (running, scheduled, lastsave, last_try, last_ok) = {
-        let s = state();
+        let s = persist.state();
         (
             s.running.is_some(),
             s.scheduled,
@@ -201,7 +243,7 @@ pub async fn cron(shard: &Rc<Shard>) {
             s.last_status_ok,
         )
     };
-    if running || loading() || (points.is_empty() && !scheduled) {
+    if running || persist.loading() || (points.is_empty() && !scheduled) {
         return;
     }
     let now = now_ms() / 1000;
@@ -223,7 +265,7 @@ pub async fn cron(shard: &Rc<Shard>) {
     }
     if let Some(why) = why {
         tracing::info!("{why}. Saving...");
-        state().scheduled = false;
+        persist.state().scheduled = false;
         if let Err(e) = save::background(shard, None).await {
             tracing::warn!("Background saving failed to start: {e}");
         }
@@ -248,11 +290,11 @@ pub async fn shutdown(shard: &Rc<Shard>, how: ShutdownSave, force: bool) -> Resu
         ShutdownSave::NoSave => false,
         ShutdownSave::Default => !save_points(&cfg).is_empty(),
     };
-    if save && !loading() {
+    if save && !shard.persist.loading() {
         tracing::info!("Saving the final RDB snapshot before exiting.");
         // A background save in progress is let finish; the final save then covers
         // everything written since.
-        save::wait_idle().await;
+        save::wait_idle(&shard.persist).await;
         if let Err(e) = save::foreground(shard, None).await {
             tracing::warn!("Error trying to save the DB: {e}");
             if !force {
@@ -273,15 +315,15 @@ pub async fn shutdown(shard: &Rc<Shard>, how: ShutdownSave, force: bool) -> Resu
 
 /// INFO's persistence section (without its trailing blank line); `dirty` is the sum of the
 /// shards' changes since the last save.
-pub fn info(dirty: u64) -> String {
-    let s = state();
+pub fn info(persist: &Persistence, dirty: u64) -> String {
+    let s = persist.state();
     let now = now_ms() / 1000;
     let (bg, current) = match s.running {
         Some((started, SaveKind::Bgsave)) => (1, started.elapsed().as_secs() as i64),
         _ => (0, -1),
     };
-    let total = SAVE_KEYS_TOTAL.load(Ordering::Relaxed);
-    let done = SAVE_KEYS_DONE.load(Ordering::Relaxed).min(total);
+    let total = persist.save_keys_total.load(Ordering::Relaxed);
+    let done = persist.save_keys_done.load(Ordering::Relaxed).min(total);
     let (done, total) = if s.running.is_some() {
         (done, total)
     } else {
@@ -296,7 +338,7 @@ pub fn info(dirty: u64) -> String {
     let _ = write!(
         t,
         "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:{perc:.2}\r\ncurrent_save_keys_processed:{done}\r\ncurrent_save_keys_total:{total}\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:{bg}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{current}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n",
-        loading() as u8,
+        persist.loading() as u8,
         s.lastsave,
         if s.last_status_ok { "ok" } else { "err" },
         s.last_save_secs,
@@ -306,18 +348,18 @@ pub fn info(dirty: u64) -> String {
     );
     // Not under the state's lock: the log takes its own.
     drop(s);
-    aof::info(&mut t);
-    if loading() {
-        let total = LOAD_TOTAL.load(Ordering::Relaxed).max(1);
-        let done = LOAD_DONE.load(Ordering::Relaxed).min(total);
-        let start = LOAD_START.load(Ordering::Relaxed);
+    aof::info(persist, &mut t);
+    if persist.loading() {
+        let total = persist.load_total.load(Ordering::Relaxed).max(1);
+        let done = persist.load_done.load(Ordering::Relaxed).min(total);
+        let start = persist.load_start.load(Ordering::Relaxed);
         let elapsed = now.saturating_sub(start);
         let eta = if elapsed == 0 {
             1
         } else {
             elapsed * (total - done) / (done + 1)
         };
-        let file = LOAD_FILE_BYTES.load(Ordering::Relaxed);
+        let file = persist.load_file_bytes.load(Ordering::Relaxed);
         let _ = write!(
             t,
             "loading_start_time:{start}\r\nloading_total_bytes:{file}\r\nloading_rdb_used_mem:0\r\nloading_loaded_bytes:{}\r\nloading_loaded_perc:{:.2}\r\nloading_eta_seconds:{eta}\r\n",

@@ -29,7 +29,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{poll_until, rdb_path, state, SaveKind, SAVE_KEYS_DONE, SAVE_KEYS_TOTAL};
+use super::{poll_until, rdb_path, Persistence, SaveKind};
 use crate::config::Opt;
 use crate::rdb::{crc64, op, Encoder};
 use crate::shard::{Shard, ShardData, TxId};
@@ -99,8 +99,13 @@ pub async fn background(shard: &Rc<Shard>, outer: Option<TxId>) -> Result<(), Sa
 /// A running rewrite of the append-only log is let finish first (SAVE does not conflict with
 /// it in Redis, where the rewrite is a child process).
 pub async fn foreground(shard: &Rc<Shard>, outer: Option<TxId>) -> Result<(), SaveError> {
-    if state().running.is_some_and(|r| r.1 == SaveKind::AofRewrite) {
-        wait_idle().await;
+    let persist = &shard.persist;
+    if persist
+        .state()
+        .running
+        .is_some_and(|r| r.1 == SaveKind::AofRewrite)
+    {
+        wait_idle(persist).await;
     }
     let path = rdb_path(&shard.config());
     let job = start(shard, outer, SaveKind::Save, path).await?;
@@ -108,8 +113,8 @@ pub async fn foreground(shard: &Rc<Shard>, outer: Option<TxId>) -> Result<(), Sa
 }
 
 /// Waits until no save is running.
-pub async fn wait_idle() {
-    poll_until(|| state().running.is_none()).await
+pub async fn wait_idle(persist: &Persistence) {
+    poll_until(|| persist.state().running.is_none()).await
 }
 
 /// Starts a snapshot of every shard into `path` (through a temporary file next to it).
@@ -120,13 +125,13 @@ pub async fn start(
     kind: SaveKind,
     path: PathBuf,
 ) -> Result<Job, SaveError> {
-    claim(kind).map_err(|_| SaveError::InProgress)?;
+    claim(&shard.persist, kind).map_err(|_| SaveError::InProgress)?;
     begin(shard, outer, kind, path).await
 }
 
 /// Marks a save of `kind` as running; the kind of the running one if there is one.
-pub fn claim(kind: SaveKind) -> Result<(), SaveKind> {
-    let mut s = state();
+pub fn claim(persist: &Persistence, kind: SaveKind) -> Result<(), SaveKind> {
+    let mut s = persist.state();
     if let Some((_, running)) = s.running {
         return Err(running);
     }
@@ -141,8 +146,8 @@ pub fn claim(kind: SaveKind) -> Result<(), SaveKind> {
 }
 
 /// Gives up a claim before [`begin`].
-pub fn unclaim() {
-    state().running = None;
+pub fn unclaim(persist: &Persistence) {
+    persist.state().running = None;
 }
 
 /// [`start`] after [`claim`].
@@ -159,7 +164,7 @@ pub async fn begin(
     });
     let failed = |msg: String| {
         tracing::warn!("{msg}");
-        let mut s = state();
+        let mut s = shard.persist.state();
         s.running = None;
         if kind != SaveKind::AofRewrite {
             s.last_status_ok = false;
@@ -182,13 +187,16 @@ pub async fn begin(
     // Snapshot-level AUX fields of the whole node would be added to `header` here.
     let (tx, rx) = sync_channel(4 * shard.nshards);
     let (nshards, checksum) = (shard.nshards, cfg.bool(Opt::Rdbchecksum));
+    let progress = shard.persist.clone();
     let writer = std::thread::Builder::new()
         .name("tandem-rdb".into())
         .spawn(move || {
             if kind != SaveKind::Save {
                 background_priority();
             }
-            write_file(file, &tmp, &path, header.buf, rx, nshards, checksum)
+            write_file(
+                file, &tmp, &path, header.buf, rx, nshards, checksum, &progress,
+            )
         });
     let writer = match writer {
         Ok(w) => w,
@@ -208,8 +216,11 @@ pub async fn begin(
             t.1 += c.1;
         }
     }
-    SAVE_KEYS_DONE.store(0, Ordering::Relaxed);
-    SAVE_KEYS_TOTAL.store(totals.iter().map(|t| t.0 as u64).sum(), Ordering::Relaxed);
+    let persist = &shard.persist;
+    persist.save_keys_done.store(0, Ordering::Relaxed);
+    persist
+        .save_keys_total
+        .store(totals.iter().map(|t| t.0 as u64).sum(), Ordering::Relaxed);
     match kind {
         SaveKind::Bgsave => tracing::info!("Background saving started"),
         SaveKind::AofRewrite => tracing::info!("Background append only file rewriting started"),
@@ -270,7 +281,7 @@ pub async fn finish(shard: &Rc<Shard>, job: Job) -> Result<u64, SaveError> {
             })
             .await;
     }
-    let mut s = state();
+    let mut s = shard.persist.state();
     s.running = None;
     if job.kind == SaveKind::AofRewrite {
         // The log's own bookkeeping is the caller's (see `aof`).
@@ -336,7 +347,7 @@ async fn walk(
             sh.data
                 .borrow_mut()
                 .snapshot_fill(&mut enc, &mut current, &mut sized, &totals, limit);
-        SAVE_KEYS_DONE.fetch_add(keys, Ordering::Relaxed);
+        sh.persist.save_keys_done.fetch_add(keys, Ordering::Relaxed);
         if enc.buf.len() >= CHUNK || !more {
             current = None;
             let data = enc.take();
@@ -468,8 +479,9 @@ impl ShardData {
 
 /// The writer thread: the header, every shard's chunks as they come, EOF and the CRC-64 (zero
 /// with `rdbchecksum no`), then fsync, rename over the target, fsync of the directory.
-/// Returns the file's size. On failure the temporary file is removed and the target is
-/// untouched.
+/// Returns the file's size (and logs the save's progress from `persist` meanwhile). On
+/// failure the temporary file is removed and the target is untouched.
+#[allow(clippy::too_many_arguments)]
 fn write_file(
     mut file: File,
     tmp: &Path,
@@ -478,6 +490,7 @@ fn write_file(
     rx: Receiver<Chunk>,
     shards: usize,
     checksum: bool,
+    persist: &Persistence,
 ) -> Result<u64, String> {
     let mut write = || -> std::io::Result<u64> {
         let (mut crc, mut size) = (0u64, 0u64);
@@ -498,8 +511,8 @@ fn write_file(
             }
             if logged.elapsed() > Duration::from_secs(5) {
                 logged = Instant::now();
-                let total = SAVE_KEYS_TOTAL.load(Ordering::Relaxed).max(1);
-                let keys = SAVE_KEYS_DONE.load(Ordering::Relaxed).min(total);
+                let total = persist.save_keys_total.load(Ordering::Relaxed).max(1);
+                let keys = persist.save_keys_done.load(Ordering::Relaxed).min(total);
                 tracing::info!(
                     "Saving: {:.0}% ({keys} of {total} keys)",
                     keys as f64 * 100.0 / total as f64

@@ -560,7 +560,7 @@ impl Shard {
             }
             if !unit.is_empty() {
                 // Persistence: the unit is logged before its locks are released.
-                crate::persist::aof::append_unit(&unit);
+                crate::persist::aof::append_unit(self, &unit);
                 let from = self.id;
                 self.repl.posted.set(self.repl.posted.get() + 1);
                 self.post(self.nshards, move |r| super::ingest_unit(r, from, unit));

@@ -332,8 +332,8 @@ async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io:
         if !out.is_empty() {
             // `appendfsync always`: no reply leaves before the records of the writes it
             // acknowledges (or shows) are on disk. One fsync serves every waiting client.
-            if crate::persist::aof::behind() {
-                crate::persist::aof::wait_durable().await;
+            if crate::persist::aof::behind(&st.shard.persist) {
+                crate::persist::aof::wait_durable(&st.shard.persist).await;
             }
             stream.write_all(&out).await?;
             {
@@ -427,14 +427,14 @@ fn admit(st: &ConnState, args: &Args) -> Result<(usize, Option<&'static str>), R
     if def.is_write() && st.shard.repl.read_only.get() {
         return Err((Some(idx), READONLY.as_bytes().to_vec()));
     }
-    if def.is_write() && crate::persist::aof::write_failing() {
+    if def.is_write() && crate::persist::aof::write_failing(&st.shard.persist) {
         let msg = crate::persist::aof::WRITE_ERROR;
         return Err((Some(idx), msg.as_bytes().to_vec()));
     }
     if def.flags & flags::STALE == 0 && st.shard.repl.stale.get() {
         return Err((Some(idx), MASTERDOWN.as_bytes().to_vec()));
     }
-    if def.flags & flags::LOADING == 0 && crate::persist::loading() {
+    if def.flags & flags::LOADING == 0 && st.shard.persist.loading() {
         return Err((Some(idx), crate::persist::LOADING_ERROR.as_bytes().to_vec()));
     }
     if st.resp == 2 && st.subs.active() && !pubsub::allowed_when_subscribed(args.get(0)) {

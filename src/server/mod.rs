@@ -23,6 +23,7 @@ use glommio::{CpuSet, LocalExecutorBuilder, Placement};
 use socket2::{Domain, Socket, Type};
 
 use crate::config::{Config, Opt};
+use crate::persist::Persistence;
 use crate::shard::{Msg, Shard};
 use crate::util::{now_ms, Rng};
 
@@ -204,10 +205,12 @@ struct ShardStart {
     /// still loading.
     boot: Arc<crate::persist::load::Boot>,
     loading: Arc<AtomicUsize>,
+    /// Saves, loads and the append-only log: every member's `Shard::persist`.
+    persist: Arc<Persistence>,
 }
 
-/// Starts the server and runs until it is shut down.
-pub fn run(cfg: Config) -> Result<(), String> {
+/// Starts the server and runs until it is shut down; `persist` goes to every shard.
+pub fn run(cfg: Config, persist: Arc<Persistence>) -> Result<(), String> {
     crate::util::cycles::calibrate();
     let nshards = shard_count(&cfg);
     let port = cfg.int(Opt::Port) as u16;
@@ -242,13 +245,12 @@ pub fn run(cfg: Config) -> Result<(), String> {
             uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
         u[..40].into()
     };
-    crate::persist::state().lastsave = now_ms() / 1000;
-    let boot = crate::persist::aof::prepare_boot(&cfg)?;
+    let boot = crate::persist::aof::prepare_boot(&persist, &cfg)?;
     for f in boot.rdb.iter().chain(&boot.incrs) {
         tracing::info!("Loading {} ({} bytes)", f.name, f.len);
     }
     if !boot.is_empty() {
-        crate::persist::loading_started(boot.total_bytes(), nshards);
+        persist.loading_started(boot.total_bytes(), nshards);
     }
     let kick_ms = cfg.int(Opt::ExecutorKickMs) as u64;
     if kick_ms > 0 {
@@ -266,6 +268,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
         connections: Arc::new(AtomicUsize::new(0)),
         boot: Arc::new(boot),
         loading: Arc::new(AtomicUsize::new(nshards)),
+        persist,
     };
     let preempt = Duration::from_micros(cfg.int(Opt::PreemptTimerUs) as u64);
     let spin = Duration::from_micros(cfg.int(Opt::SpinBeforeParkUs) as u64);
@@ -338,6 +341,7 @@ async fn join_mesh(id: usize, start: &ShardStart, prepare: impl FnOnce(&Rc<Shard
         senders,
         start.run_id.as_ref().into(),
         start.node_id,
+        start.persist.clone(),
     );
     prepare(&shard);
     for (from, rx) in receivers.streams() {
@@ -465,7 +469,7 @@ async fn cron(shard: Rc<Shard>) {
         }
         shard.publish_expired(notify::enabled(&shard.config()));
         // Save points, scheduled saves and termination signals: once a second, on shard 0.
-        let signalled = crate::persist::SHUTDOWN_SIGNAL.load(Ordering::Relaxed) != 0;
+        let signalled = shard.persist.shutdown_signalled();
         if shard.id == 0 && (signalled || persist_checked.elapsed() >= Duration::from_secs(1)) {
             persist_checked = std::time::Instant::now();
             crate::persist::cron(&shard).await;

@@ -13,11 +13,13 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use glommio::channels::channel_mesh::{Receivers, Senders};
 
 use crate::commands::{Ctx, Kind, COMMANDS};
 use crate::config::{Config, Opt};
+use crate::persist::Persistence;
 use crate::protocol::{Args, Reply};
 use crate::server::clients::ClientRegistry;
 use crate::server::conn::RemoteBatch;
@@ -116,6 +118,8 @@ pub struct Shard {
     pub snapshot_queue: Cell<Option<glommio::TaskQueueHandle>>,
     /// Records made since this shard last handed them to the append-only log.
     pub aof: crate::persist::aof::ShardLog,
+    /// Saves, loads and the append-only log: the one handle every shard shares.
+    pub persist: Arc<Persistence>,
 }
 
 /// Per-shard connection and traffic counters for INFO stats.
@@ -170,6 +174,7 @@ impl Shard {
         senders: Senders<Msg>,
         run_id: Rc<str>,
         node_id: uuid::Uuid,
+        persist: Arc<Persistence>,
     ) -> Rc<Shard> {
         let databases = config.databases();
         // An active replica captures writes and keeps tombstones from its first command on
@@ -222,6 +227,7 @@ impl Shard {
             snapshotting: Cell::new(false),
             snapshot_queue: Cell::new(None),
             aof: Default::default(),
+            persist,
         })
     }
 

@@ -54,18 +54,17 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::Instant;
 
 use super::load::{Boot, Mapped, Source};
 use super::save::{self, SaveError};
-use super::{state, SaveKind};
+use super::{Persistence, SaveKind};
 use crate::config::{Config, Opt};
 use crate::replication::shard::Origin;
 use crate::shard::Shard;
 use manifest::{FileEntry, Manifest};
-pub use writer::LOG;
-use writer::{Work, ALWAYS, EVERYSEC, NO};
+use writer::{Log, Work, ALWAYS, EVERYSEC, NO};
 
 /// A shard's records made since it last handed them to the log.
 #[derive(Default)]
@@ -82,7 +81,8 @@ pub enum Status {
     On,
 }
 
-struct Aof {
+/// The log's files and rewrites: `Persistence::aof`.
+pub(super) struct Aof {
     status: Status,
     /// `dir`/`appenddirname`, as of the last time the log's files were opened.
     dir: PathBuf,
@@ -103,26 +103,32 @@ struct Aof {
     epoch: u64,
 }
 
-static AOF: Mutex<Aof> = Mutex::new(Aof {
-    status: Status::Off,
-    dir: PathBuf::new(),
-    manifest: Manifest {
-        base: None,
-        incrs: Vec::new(),
-    },
-    writing: None,
-    rewrite_scheduled: false,
-    rewriting: None,
-    last_rewrite_secs: -1,
-    rewrites: 0,
-    consecutive_failures: 0,
-    last_rewrite_ok: true,
-    base_size: 0,
-    epoch: 0,
-});
+impl Aof {
+    pub(super) fn new() -> Self {
+        Aof {
+            status: Status::Off,
+            dir: PathBuf::new(),
+            manifest: Manifest {
+                base: None,
+                incrs: Vec::new(),
+            },
+            writing: None,
+            rewrite_scheduled: false,
+            rewriting: None,
+            last_rewrite_secs: -1,
+            rewrites: 0,
+            consecutive_failures: 0,
+            last_rewrite_ok: true,
+            base_size: 0,
+            epoch: 0,
+        }
+    }
+}
 
-fn aof() -> MutexGuard<'static, Aof> {
-    AOF.lock().unwrap_or_else(|e| e.into_inner())
+impl Persistence {
+    fn aof(&self) -> MutexGuard<'_, Aof> {
+        self.aof.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The directory of the log's files, and the prefix of their names.
@@ -147,11 +153,12 @@ fn policy(cfg: &Config) -> u8 {
 /// `Shard::record_from`; costs one atomic load when the log is off.
 #[inline]
 pub fn tap(sh: &Shard, records: &[u8]) {
-    if !LOG.accepting() {
+    let log = &sh.persist.log;
+    if !log.accepting() {
         return;
     }
     sh.aof.pending.borrow_mut().extend_from_slice(records);
-    if LOG.always() {
+    if log.always() {
         flush_shard(sh);
     }
 }
@@ -163,7 +170,7 @@ pub fn flush_shard(sh: &Shard) {
     if p.is_empty() {
         return;
     }
-    append(frame::RECORDS, &[&p]);
+    append(&sh.persist.log, frame::RECORDS, &[&p]);
     if p.capacity() > 1 << 20 {
         *p = Vec::new();
     } else {
@@ -172,12 +179,13 @@ pub fn flush_shard(sh: &Shard) {
 }
 
 /// Appends a transaction's records as one frame (called before its locks are released).
-pub fn append_unit(unit: &[(Origin, Vec<u8>)]) {
-    if !LOG.accepting() {
+pub fn append_unit(sh: &Shard, unit: &[(Origin, Vec<u8>)]) {
+    let log = &sh.persist.log;
+    if !log.accepting() {
         return;
     }
     let parts: Vec<&[u8]> = unit.iter().map(|(_, r)| r.as_slice()).collect();
-    append(frame::UNIT, &parts);
+    append(log, frame::UNIT, &parts);
 }
 
 /// The largest payload one frame takes (its length field is 32 bits).
@@ -186,41 +194,44 @@ const MAX_FRAME: usize = 1 << 30;
 /// Appends records as one frame, or, beyond [`MAX_FRAME`] (a SWAPDB of a huge database
 /// restamps every key in one unit), as several frames cut between records: such a unit is
 /// no longer all-or-nothing across a crash, which only a torn tail could show.
-fn append(kind: u8, parts: &[&[u8]]) {
+fn append(log: &Log, kind: u8, parts: &[&[u8]]) {
     if parts.iter().map(|p| p.len()).sum::<usize>() <= MAX_FRAME {
-        return LOG.append(kind, parts);
+        return log.append(kind, parts);
     }
     for part in parts {
         let (mut from, mut at) = (0, 0);
         for item in crate::replication::record::Reader::new(part) {
             let Ok((_, raw)) = item else { break };
             if at + raw.len() - from > MAX_FRAME && at > from {
-                LOG.append(kind, &[&part[from..at]]);
+                log.append(kind, &[&part[from..at]]);
                 from = at;
             }
             at += raw.len();
         }
         if at > from {
-            LOG.append(kind, &[&part[from..at]]);
+            log.append(kind, &[&part[from..at]]);
         }
     }
 }
 
 /// Whether replies must wait for the log (`appendfsync always`, records not yet durable).
 #[inline]
-pub fn behind() -> bool {
-    LOG.behind()
+pub fn behind(persist: &Persistence) -> bool {
+    persist.log.behind()
 }
 
 /// Waits until every record appended so far is durable.
-pub async fn wait_durable() {
-    LOG.wait_durable().await
+pub async fn wait_durable(persist: &Persistence) {
+    persist.log.wait_durable().await
 }
 
 /// `aof_last_write_status:err`: writes are refused meanwhile (MISCONF), as Redis does.
 #[inline]
-pub fn write_failing() -> bool {
-    !LOG.write_ok.load(std::sync::atomic::Ordering::Relaxed)
+pub fn write_failing(persist: &Persistence) -> bool {
+    !persist
+        .log
+        .write_ok
+        .load(std::sync::atomic::Ordering::Relaxed)
 }
 
 pub const WRITE_ERROR: &str =
@@ -232,8 +243,9 @@ pub const WRITE_ERROR: &str =
 /// manifest, its files (the last incremental file's torn tail cut off, or the start refused
 /// with `aof-load-truncated no`), and opens the last incremental file for appending; else
 /// `dbfilename` if it exists.
-pub fn prepare_boot(cfg: &Config) -> Result<Boot, String> {
-    LOG.set_policy(policy(cfg));
+pub fn prepare_boot(persist: &Persistence, cfg: &Config) -> Result<Boot, String> {
+    let log = &persist.log;
+    log.set_policy(policy(cfg));
     let rdb = || -> Result<Option<Source>, String> {
         let path = super::rdb_path(cfg);
         let f = Mapped::open(&path)
@@ -250,7 +262,7 @@ pub fn prepare_boot(cfg: &Config) -> Result<Boot, String> {
             ..Default::default()
         });
     }
-    LOG.start();
+    log.start();
     let (dir, prefix) = paths(cfg);
     remove_temp_files(&dir);
     let mpath = dir.join(manifest::manifest_name(&prefix));
@@ -276,7 +288,7 @@ pub fn prepare_boot(cfg: &Config) -> Result<Boot, String> {
             ),
             None => tracing::info!("No AOF in {}: creating it", dir.display()),
         }
-        let mut a = aof();
+        let mut a = persist.aof();
         a.status = Status::WaitRewrite;
         a.dir = dir;
         return Ok(Boot {
@@ -381,7 +393,7 @@ pub fn prepare_boot(cfg: &Config) -> Result<Boot, String> {
         }
     };
     let done = writer::done();
-    LOG.control(
+    log.control(
         Work::Open {
             path,
             keep,
@@ -399,7 +411,7 @@ pub fn prepare_boot(cfg: &Config) -> Result<Boot, String> {
         .map_err(|e| format!("Can't open the AOF file for appending: {e}"))?;
     let size = m.files().map(|f| file_size(&dir.join(&f.name))).sum();
     {
-        let mut a = aof();
+        let mut a = persist.aof();
         a.dir = dir;
         a.status = Status::On;
         a.writing = m.incrs.last().cloned();
@@ -461,7 +473,7 @@ fn file_size(p: &Path) -> u64 {
 pub async fn create_at_boot(sh: &Rc<Shard>) {
     if let Err(e) = rewrite(sh).await {
         tracing::warn!("Creating the AOF at start failed: {e}; retrying in a second");
-        aof().rewrite_scheduled = true;
+        sh.persist.aof().rewrite_scheduled = true;
     }
 }
 
@@ -490,16 +502,17 @@ impl std::fmt::Display for RewriteError {
 /// BGREWRITEAOF: starts a rewrite and returns once every shard's snapshot has begun; the
 /// rest runs in the background. While a save runs, the rewrite is scheduled instead.
 pub async fn rewrite(shard: &Rc<Shard>) -> Result<(), RewriteError> {
+    let persist = &shard.persist;
     // A rewrite runs from here until its manifest is written, after its snapshot is done.
     {
-        let mut a = aof();
+        let mut a = persist.aof();
         if a.rewriting.is_some() {
             return Err(RewriteError::InProgress);
         }
         a.rewriting = Some(Instant::now());
     }
-    if let Err(running) = save::claim(SaveKind::AofRewrite) {
-        let mut a = aof();
+    if let Err(running) = save::claim(persist, SaveKind::AofRewrite) {
+        let mut a = persist.aof();
         a.rewriting = None;
         if running == SaveKind::AofRewrite {
             return Err(RewriteError::InProgress);
@@ -510,9 +523,9 @@ pub async fn rewrite(shard: &Rc<Shard>) -> Result<(), RewriteError> {
     let fail = |e: String, claimed: bool| {
         tracing::warn!("Background AOF rewrite failed to start: {e}");
         if claimed {
-            save::unclaim();
+            save::unclaim(persist);
         }
-        let mut a = aof();
+        let mut a = persist.aof();
         a.rewriting = None;
         a.last_rewrite_ok = false;
         a.consecutive_failures += 1;
@@ -534,7 +547,7 @@ pub async fn rewrite(shard: &Rc<Shard>) -> Result<(), RewriteError> {
     // Before the snapshot's instant, every record goes to a new incremental file (unless the
     // log has not got its first base yet and already writes one).
     let (base, open, epoch) = {
-        let mut a = aof();
+        let mut a = persist.aof();
         a.rewrite_scheduled = false;
         a.dir = dir.clone();
         let seq = a.manifest.next_base_seq();
@@ -567,8 +580,8 @@ pub async fn rewrite(shard: &Rc<Shard>) -> Result<(), RewriteError> {
     };
     if let Some((e, m)) = open {
         let done = writer::done();
-        LOG.start();
-        LOG.control(
+        persist.log.start();
+        persist.log.control(
             Work::Open {
                 path: dir.join(&e.name),
                 keep: None,
@@ -580,7 +593,7 @@ pub async fn rewrite(shard: &Rc<Shard>) -> Result<(), RewriteError> {
         if let Err(err) = writer::answer(&done).await {
             return Err(fail(format!("Can't open a new AOF file: {err}"), true));
         }
-        let mut a = aof();
+        let mut a = persist.aof();
         if let Some((_, m)) = m {
             a.manifest = m;
         }
@@ -615,7 +628,7 @@ async fn finish_rewrite(
         e => e.to_string(),
     });
     let commit = {
-        let a = aof();
+        let a = shard.persist.aof();
         match (&result, a.status) {
             (Err(e), _) => Err(e.clone()),
             (Ok(_), _) if a.epoch != epoch => Err("the AOF was turned off meanwhile".to_string()),
@@ -637,7 +650,7 @@ async fn finish_rewrite(
     let result = match commit {
         Ok((m, remove)) => {
             let done = writer::done();
-            LOG.control(
+            shard.persist.log.control(
                 Work::Commit {
                     path: mpath,
                     manifest: m.clone(),
@@ -651,7 +664,7 @@ async fn finish_rewrite(
         Err(e) => Err(e),
     };
     let secs = started.elapsed().as_secs_f64();
-    let mut a = aof();
+    let mut a = shard.persist.aof();
     a.rewriting = None;
     match result {
         Ok(m) => {
@@ -687,12 +700,13 @@ async fn finish_rewrite(
 /// grown by `auto-aof-rewrite-percentage` since the last rewrite (and are at least
 /// `auto-aof-rewrite-min-size`).
 pub async fn cron(shard: &Rc<Shard>) {
-    if super::loading() || state().running.is_some() {
+    let persist = &shard.persist;
+    if persist.loading() || persist.state().running.is_some() {
         return;
     }
     let cfg = shard.config();
     let (scheduled, why) = {
-        let a = aof();
+        let a = persist.aof();
         let mut why = None;
         let perc = cfg.int(Opt::AutoAofRewritePercentage) as u64;
         if a.status == Status::On && perc > 0 && a.rewriting.is_none() {
@@ -727,8 +741,9 @@ pub async fn config_changed(
     old: &Config,
     new: &Config,
 ) -> Result<(), String> {
+    let persist = &shard.persist;
     if old.str(Opt::Appendfsync) != new.str(Opt::Appendfsync) {
-        LOG.set_policy(policy(new));
+        persist.log.set_policy(policy(new));
     }
     match (old.bool(Opt::Appendonly), new.bool(Opt::Appendonly)) {
         (false, true) => {
@@ -739,7 +754,7 @@ pub async fn config_changed(
                 .and_then(|t| Manifest::parse(&t).ok())
                 .unwrap_or_default();
             {
-                let mut a = aof();
+                let mut a = persist.aof();
                 a.status = Status::WaitRewrite;
                 a.manifest = old_manifest;
                 a.writing = None;
@@ -749,29 +764,29 @@ pub async fn config_changed(
             shard.broadcast_in(tx, |sh| sh.repl.capture.set(true)).await;
             if tx.is_some() {
                 // Inside EXEC, which holds the locks the snapshot would begin under.
-                aof().rewrite_scheduled = true;
+                persist.aof().rewrite_scheduled = true;
                 return Ok(());
             }
             match rewrite(shard).await {
                 Ok(()) | Err(RewriteError::Scheduled) => Ok(()),
                 Err(RewriteError::InProgress) => {
-                    aof().rewrite_scheduled = true;
+                    persist.aof().rewrite_scheduled = true;
                     Ok(())
                 }
                 Err(RewriteError::Failed(e)) => {
-                    let mut a = aof();
+                    let mut a = persist.aof();
                     a.status = Status::Off;
                     a.epoch += 1;
                     a.rewrite_scheduled = false;
                     drop(a);
-                    LOG.set_accepting(false);
+                    persist.log.set_accepting(false);
                     Err(format!("can't start the AOF: {e}"))
                 }
             }
         }
         (true, false) => {
             {
-                let mut a = aof();
+                let mut a = persist.aof();
                 a.status = Status::Off;
                 a.epoch += 1;
                 a.rewrite_scheduled = false;
@@ -779,7 +794,7 @@ pub async fn config_changed(
             }
             // What the shards hold goes first, then the file is fsynced and closed.
             shard.broadcast_in(tx, |sh| flush_shard(sh)).await;
-            LOG.set_accepting(false);
+            persist.log.set_accepting(false);
             Ok(())
         }
         _ => Ok(()),
@@ -788,13 +803,14 @@ pub async fn config_changed(
 
 /// Before the process exits: every shard's pending records are written and fsynced.
 pub async fn flush_for_exit(shard: &Rc<Shard>) {
-    if !LOG.accepting() {
+    let log = &shard.persist.log;
+    if !log.accepting() {
         return;
     }
     tracing::info!("Calling fsync() on the AOF file.");
     shard.broadcast(|sh| flush_shard(sh)).await;
     let done = writer::done();
-    LOG.control(Work::Sync(done.clone()), None);
+    log.control(Work::Sync(done.clone()), None);
     if let Err(e) = writer::answer(&done).await {
         tracing::warn!("Error fsyncing the AOF file: {e}");
     }
@@ -804,10 +820,10 @@ pub async fn flush_for_exit(shard: &Rc<Shard>) {
 pub async fn bgrewriteaof(shard: &Rc<Shard>, in_exec: bool) -> Result<&'static str, String> {
     if in_exec {
         // The transaction holds every shard's lock the snapshot would begin under.
-        if aof().rewriting.is_some() {
+        if shard.persist.aof().rewriting.is_some() {
             return Err("Background append only file rewriting already in progress".into());
         }
-        aof().rewrite_scheduled = true;
+        shard.persist.aof().rewrite_scheduled = true;
         return Ok("Background append only file rewriting scheduled");
     }
     match rewrite(shard).await {
@@ -824,8 +840,8 @@ pub async fn bgrewriteaof(shard: &Rc<Shard>, in_exec: bool) -> Result<&'static s
 }
 
 /// INFO persistence's aof_* fields.
-pub fn info(t: &mut String) {
-    let a = aof();
+pub fn info(persist: &Persistence, t: &mut String) {
+    let a = persist.aof();
     let current = a.rewriting.map_or(-1, |s| s.elapsed().as_secs() as i64);
     let _ = write!(
         t,
@@ -837,7 +853,7 @@ pub fn info(t: &mut String) {
         if a.last_rewrite_ok { "ok" } else { "err" },
         a.rewrites,
         a.consecutive_failures,
-        if write_failing() { "err" } else { "ok" },
+        if write_failing(persist) { "err" } else { "ok" },
     );
     if a.status != Status::Off {
         let _ = write!(
@@ -846,7 +862,7 @@ pub fn info(t: &mut String) {
             current_size(&a),
             a.base_size,
             a.rewrite_scheduled as u8,
-            LOG.buffered(),
+            persist.log.buffered(),
         );
     }
 }

@@ -13,7 +13,6 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
 use super::frame;
-use crate::persist::{LOAD_DONE, LOAD_TOTAL};
 use crate::protocol::Args;
 use crate::replication::record::{self, Reader, Record};
 use crate::shard::{Shard, ShardData};
@@ -36,22 +35,25 @@ pub async fn in_slices(sh: &Rc<Shard>, file: &[u8]) {
     let tombstones = cfg.bool(crate::config::Opt::ActiveReplica);
     let mut stats = Stats::default();
     let (mut done, mut since_yield) = (frame::MAGIC.len().min(file.len()), 0);
-    LOAD_DONE.fetch_add(done as u64, Ordering::Relaxed);
+    let persist = &sh.persist;
+    persist.load_done.fetch_add(done as u64, Ordering::Relaxed);
     let mut logged = std::time::Instant::now();
     for (f, end) in frame::frames(file) {
         {
             let mut data = sh.data.borrow_mut();
             apply_records(sh, &mut data, &cfg, f.payload, tombstones, &mut stats);
         }
-        LOAD_DONE.fetch_add((end - done) as u64, Ordering::Relaxed);
+        persist
+            .load_done
+            .fetch_add((end - done) as u64, Ordering::Relaxed);
         since_yield += end - done;
         done = end;
         if since_yield >= SLICE {
             since_yield = 0;
             if sh.id == 0 && logged.elapsed().as_secs() >= 1 {
                 logged = std::time::Instant::now();
-                let total = LOAD_TOTAL.load(Ordering::Relaxed).max(1);
-                let d = LOAD_DONE.load(Ordering::Relaxed);
+                let total = persist.load_total.load(Ordering::Relaxed).max(1);
+                let d = persist.load_done.load(Ordering::Relaxed);
                 tracing::info!("Loading: {:.0}%", d as f64 * 100.0 / total as f64);
             }
             glommio::yield_if_needed().await;

@@ -76,6 +76,7 @@ struct Queue {
     idle: bool,
 }
 
+/// The queue between the shards and the writer thread (`Persistence::log`).
 pub struct Log {
     q: Mutex<Queue>,
     wake: Condvar,
@@ -93,34 +94,37 @@ pub struct Log {
     started: std::sync::Once,
 }
 
-pub static LOG: Log = Log {
-    q: Mutex::new(Queue {
-        work: Vec::new(),
-        lsn: 0,
-        idle: false,
-    }),
-    wake: Condvar::new(),
-    appended: AtomicU64::new(0),
-    written: AtomicU64::new(0),
-    durable: AtomicU64::new(0),
-    accepting: AtomicBool::new(false),
-    policy: AtomicU8::new(EVERYSEC),
-    waiters: Mutex::new(Vec::new()),
-    write_ok: AtomicBool::new(true),
-    started: std::sync::Once::new(),
-};
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Log {
+    pub(crate) fn new() -> Self {
+        Log {
+            q: Mutex::new(Queue {
+                work: Vec::new(),
+                lsn: 0,
+                idle: false,
+            }),
+            wake: Condvar::new(),
+            appended: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            durable: AtomicU64::new(0),
+            accepting: AtomicBool::new(false),
+            policy: AtomicU8::new(EVERYSEC),
+            waiters: Mutex::new(Vec::new()),
+            write_ok: AtomicBool::new(true),
+            started: std::sync::Once::new(),
+        }
+    }
+
     /// Starts the writer thread, once.
-    pub fn start(&'static self) {
+    pub fn start(self: &Arc<Self>) {
         self.started.call_once(|| {
+            let log = self.clone();
             std::thread::Builder::new()
                 .name("tandem-aof".into())
-                .spawn(move || Writer::new(self).run())
+                .spawn(move || Writer::new(log).run())
                 .expect("starting the append-only log writer");
         });
     }
@@ -246,7 +250,7 @@ fn reply(done: &Done, r: Result<(), String>) {
 }
 
 struct Writer {
-    log: &'static Log,
+    log: Arc<Log>,
     file: Option<File>,
     /// Bytes of the current file known good (written whole).
     len: u64,
@@ -259,7 +263,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(log: &'static Log) -> Self {
+    fn new(log: Arc<Log>) -> Self {
         Writer {
             log,
             file: None,
