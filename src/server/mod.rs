@@ -450,8 +450,7 @@ async fn start_connection(shard: Rc<Shard>, mut stream: TcpStream, connections: 
             .await;
         return;
     }
-    conn::serve(shard, stream, peer, local).await;
-    connections.fetch_sub(1, Ordering::Relaxed);
+    conn::serve(shard, stream, peer, local, conn::Slot(connections)).await;
 }
 
 /// The shard's background cycle, `hz` times a second, in a low-priority task queue.
