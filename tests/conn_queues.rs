@@ -73,7 +73,7 @@ fn a_connection_keeps_its_state_across_queue_moves() {
     });
     let exec: Vec<i64> = redis::cmd("EXEC").query(&mut c).unwrap();
     assert!(
-        exec.len() >= 32 && exec.len() % 8 == 0,
+        exec.len() >= 32 && exec.len().is_multiple_of(8),
         "{} replies",
         exec.len()
     );

@@ -147,6 +147,7 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     fn round_trip(stamps: &[u64]) -> usize {
         let mut out = Vec::new();
@@ -176,6 +177,21 @@ mod tests {
             .collect();
         let size = round_trip(&stamps);
         assert!(size < 4096 * 3, "{size} bytes for 4096 stamps");
+    }
+
+    proptest::proptest! {
+        /// Any stamps, including runs mixing old and new and counter extremes.
+        #[test]
+        fn any_stamps_round_trip(stamps in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::num::u64::ANY,
+                (1_700_000_000_000u64..1_700_000_100_000, 0u64..1 << COUNTER_BITS)
+                    .prop_map(|(ms, c)| (ms << COUNTER_BITS) | c),
+            ],
+            0..300,
+        )) {
+            round_trip(&stamps);
+        }
     }
 
     #[test]
