@@ -66,7 +66,7 @@ impl ZSet {
         } else {
             let mut sl = Skiplist::new();
             for (s, m) in entries {
-                sl.insert(*s, m.as_ref().into());
+                sl.insert(*s, m.as_ref());
             }
             ZSet::Large(Box::new(sl))
         }
@@ -129,7 +129,7 @@ impl ZSet {
         match self {
             ZSet::Small(p) => p.insert(score, member),
             ZSet::Large(s) => {
-                s.insert(score, member.into());
+                s.insert(score, member);
             }
         }
     }
@@ -198,7 +198,7 @@ impl ZSet {
                 let mut x = sl.at_rank(start + 1);
                 while x != NIL {
                     let n = &sl.nodes[x as usize];
-                    if !f(&n.member, n.score) {
+                    if !f(sl.member(n), n.score) {
                         return;
                     }
                     x = if rev { n.backward } else { n.levels[0].forward };
@@ -249,7 +249,7 @@ impl ZSet {
         if let ZSet::Small(p) = self {
             let mut sl = Skiplist::new();
             for (m, s) in p.iter() {
-                sl.insert(s, m.into());
+                sl.insert(s, m);
             }
             *self = ZSet::Large(Box::new(sl));
         }
@@ -274,7 +274,7 @@ impl<'a> Iterator for Iter<'a> {
                 }
                 let n = &sl.nodes[*x as usize];
                 *x = n.levels[0].forward;
-                Some((&n.member, n.score))
+                Some((sl.member(n), n.score))
             }
         }
     }
@@ -628,54 +628,46 @@ const UNLINKED: Level = Level {
     span: 0,
 };
 
-/// A node is one 64-byte, 64-aligned cache line: what a search compares (the score) and
-/// follows (the lower levels) are read with one miss.
+/// Members up to this many bytes live inside their node (redis-benchmark's are 20).
+const SHORT: usize = 26;
+/// `Node::short_len` of a longer member: `short` then holds its index in `Skiplist::longs`.
+const LONG: u8 = u8::MAX;
+/// `Node::tower` of a node of at most `INLINE` levels.
+const NO_TOWER: u32 = u32::MAX;
+
+/// A node is one 64-byte, 64-aligned cache line: what a search compares (the score and, on
+/// a tie, a short member) and follows (the lower levels) is read with one miss.
 #[derive(Debug)]
 #[repr(align(64))]
 struct Node {
     score: f64,
-    member: Box<[u8]>,
-    backward: u32,
-    height: u32,
     levels: [Level; INLINE],
-    /// Levels `INLINE..height`, for taller nodes.
-    more: Option<Box<[Level]>>,
+    backward: u32,
+    /// Levels `INLINE..height` of a taller node: where they start in `Skiplist::towers`.
+    tower: u32,
+    height: u8,
+    /// The member's length when it is in `short`, else LONG.
+    short_len: u8,
+    short: [u8; SHORT],
 }
 
 impl Node {
-    fn new(score: f64, member: Box<[u8]>, height: usize) -> Node {
+    fn new(score: f64, height: usize, tower: u32) -> Node {
         Node {
             score,
-            member,
-            backward: NIL,
-            height: height as u32,
             levels: [UNLINKED; INLINE],
-            more: (height > INLINE).then(|| vec![UNLINKED; height - INLINE].into_boxed_slice()),
+            backward: NIL,
+            tower,
+            height: height as u8,
+            short_len: 0,
+            short: [0; SHORT],
         }
     }
 
-    #[inline(always)]
-    fn level(&self, i: usize) -> &Level {
-        if i < INLINE {
-            &self.levels[i]
-        } else {
-            match &self.more {
-                Some(m) => &m[i - INLINE],
-                None => unreachable!("level above the node's height"),
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn level_mut(&mut self, i: usize) -> &mut Level {
-        if i < INLINE {
-            &mut self.levels[i]
-        } else {
-            match &mut self.more {
-                Some(m) => &mut m[i - INLINE],
-                None => unreachable!("level above the node's height"),
-            }
-        }
+    /// Where a long member is in `Skiplist::longs`.
+    fn long_index(&self) -> Option<usize> {
+        (self.short_len == LONG)
+            .then(|| u32::from_le_bytes(self.short[..4].try_into().unwrap()) as usize)
     }
 }
 
@@ -684,6 +676,14 @@ pub struct Skiplist {
     /// Node 0 is the header; freed slots are reused.
     nodes: Vec<Node>,
     free: Vec<u32>,
+    /// The levels above `INLINE` of the taller nodes (~1 in 16), each node's run in one
+    /// arena (the header's first), so an upper level is one load away from its node.
+    towers: Vec<Level>,
+    /// Freed runs by their length (`height - INLINE`), for reuse.
+    free_towers: Vec<Vec<u32>>,
+    /// Members longer than SHORT; freed entries are reused.
+    longs: Vec<Box<[u8]>>,
+    free_longs: Vec<u32>,
     level: usize,
     len: usize,
     tail: u32,
@@ -698,7 +698,7 @@ impl Clone for Skiplist {
         let mut x = self.nodes[0].levels[0].forward;
         while x != NIL {
             let n = &self.nodes[x as usize];
-            s.insert(n.score, n.member.clone());
+            s.insert(n.score, self.member(n));
             x = n.levels[0].forward;
         }
         s
@@ -708,8 +708,12 @@ impl Clone for Skiplist {
 impl Skiplist {
     fn new() -> Skiplist {
         Skiplist {
-            nodes: vec![Node::new(0.0, Box::default(), MAX_LEVEL)],
+            nodes: vec![Node::new(0.0, MAX_LEVEL, 0)],
             free: Vec::new(),
+            towers: vec![UNLINKED; MAX_LEVEL - INLINE],
+            free_towers: vec![Vec::new(); MAX_LEVEL - INLINE + 1],
+            longs: Vec::new(),
+            free_longs: Vec::new(),
             level: 1,
             len: 0,
             tail: NIL,
@@ -742,13 +746,52 @@ impl Skiplist {
     }
 
     #[inline(always)]
+    fn member<'a>(&'a self, n: &'a Node) -> &'a [u8] {
+        match n.long_index() {
+            None => &n.short[..n.short_len as usize],
+            Some(i) => &self.longs[i],
+        }
+    }
+
+    /// Puts `member` into node `n` (made with no member).
+    fn set_member(&mut self, n: &mut Node, member: &[u8]) {
+        if member.len() <= SHORT {
+            n.short[..member.len()].copy_from_slice(member);
+            n.short_len = member.len() as u8;
+            return;
+        }
+        let i = match self.free_longs.pop() {
+            Some(i) => {
+                self.longs[i as usize] = member.into();
+                i
+            }
+            None => {
+                self.longs.push(member.into());
+                (self.longs.len() - 1) as u32
+            }
+        };
+        n.short[..4].copy_from_slice(&i.to_le_bytes());
+        n.short_len = LONG;
+    }
+
+    #[inline(always)]
     fn lv(&self, x: u32, i: usize) -> Level {
-        *self.nodes[x as usize].level(i)
+        let n = &self.nodes[x as usize];
+        if i < INLINE {
+            n.levels[i]
+        } else {
+            self.towers[n.tower as usize + i - INLINE]
+        }
     }
 
     #[inline(always)]
     fn lv_mut(&mut self, x: u32, i: usize) -> &mut Level {
-        self.nodes[x as usize].level_mut(i)
+        let n = &mut self.nodes[x as usize];
+        if i < INLINE {
+            &mut n.levels[i]
+        } else {
+            &mut self.towers[n.tower as usize + i - INLINE]
+        }
     }
 
     /// Asks the CPU to bring node `x` into the cache (a hint only).
@@ -774,8 +817,9 @@ impl Skiplist {
     fn heap_size(&self) -> usize {
         let nodes: usize = self.nodes[1..]
             .iter()
-            .map(|n| n.member.len() + n.more.as_ref().map_or(0, |m| m.len() * 8))
-            .sum();
+            .map(|n| n.long_index().map_or(0, |i| self.longs[i].len() + 16))
+            .sum::<usize>()
+            + self.towers.capacity() * std::mem::size_of::<Level>();
         std::mem::size_of::<Skiplist>()
             + self.nodes.capacity() * std::mem::size_of::<Node>()
             + nodes
@@ -802,7 +846,7 @@ impl Skiplist {
                     break;
                 }
                 let n = self.node(l.forward);
-                if !before(n.score, &n.member, score, member) {
+                if !before(n.score, self.member(n), score, member) {
                     break;
                 }
                 r += l.span;
@@ -846,7 +890,7 @@ impl Skiplist {
                     let l = self.lv(*x, i);
                     if l.forward == NIL || {
                         let n = self.node(l.forward);
-                        !before(n.score, &n.member, t.0, t.1)
+                        !before(n.score, self.member(n), t.0, t.1)
                     } {
                         *done = true;
                     } else {
@@ -883,21 +927,46 @@ impl Skiplist {
         }
     }
 
-    /// Frees an unlinked node's slot; returns its member.
-    fn release(&mut self, x: u32) -> Box<[u8]> {
+    /// A tower for a node of `height` levels, NO_TOWER when the node holds them all.
+    fn alloc_tower(&mut self, height: usize) -> u32 {
+        if height <= INLINE {
+            return NO_TOWER;
+        }
+        let n = height - INLINE;
+        match self.free_towers[n].pop() {
+            Some(at) => {
+                self.towers[at as usize..at as usize + n].fill(UNLINKED);
+                at
+            }
+            None => {
+                self.towers.resize(self.towers.len() + n, UNLINKED);
+                (self.towers.len() - n) as u32
+            }
+        }
+    }
+
+    /// Frees an unlinked node's slot and tower.
+    fn release(&mut self, x: u32) {
         let n = &mut self.nodes[x as usize];
-        n.more = None;
+        if let Some(i) = n.long_index() {
+            self.longs[i] = Box::default();
+            self.free_longs.push(i as u32);
+        }
+        if n.tower != NO_TOWER {
+            self.free_towers[n.height as usize - INLINE].push(n.tower);
+        }
         self.free.push(x);
-        std::mem::take(&mut n.member)
     }
 
     /// Inserts a member that is not in the list.
-    fn insert(&mut self, score: f64, member: Box<[u8]>) {
-        let (update, rank) = self.search(score, &member);
+    fn insert(&mut self, score: f64, member: &[u8]) {
+        let (update, rank) = self.search(score, member);
         let height = self.random_level();
-        let idx = self.alloc(Node::new(score, member, height));
+        let tower = self.alloc_tower(height);
+        let mut node = Node::new(score, height, tower);
+        self.set_member(&mut node, member);
+        let idx = self.alloc(node);
         self.link(idx, update, rank);
-        let member = &self.nodes[idx as usize].member;
         self.index.insert_full(member, idx);
     }
 
@@ -973,7 +1042,7 @@ impl Skiplist {
         debug_assert_eq!(self.lv(update[0], 0).forward, x);
         self.unlink(x, &update);
         self.index_remove(member);
-        drop(self.release(x));
+        self.release(x);
         if self.len == 0 {
             self.shrink();
         }
@@ -998,13 +1067,13 @@ impl Skiplist {
             let b = update[0];
             b == HEADER || {
                 let p = self.node(b);
-                before(p.score, &p.member, score, member)
+                before(p.score, self.member(p), score, member)
             }
         } else {
             let f = self.lv(x, 0).forward;
             f == NIL || {
                 let q = self.node(f);
-                before(score, member, q.score, &q.member)
+                before(score, member, q.score, self.member(q))
             }
         };
         if stays {
@@ -1048,9 +1117,9 @@ impl Skiplist {
             return;
         }
         self.unlink(x, &update);
-        let m = self.node(x).member.clone();
+        let m = self.member(self.node(x)).to_vec();
         self.index_remove(&m);
-        drop(self.release(x));
+        self.release(x);
         if self.len == 0 {
             self.shrink();
         }
@@ -1071,6 +1140,11 @@ impl Skiplist {
         self.nodes.truncate(1);
         self.nodes.shrink_to_fit();
         self.free = Vec::new();
+        self.longs = Vec::new();
+        self.free_longs = Vec::new();
+        self.towers.truncate(MAX_LEVEL - INLINE);
+        self.towers.shrink_to_fit();
+        self.free_towers.iter_mut().for_each(|f| *f = Vec::new());
         self.index = Default::default();
     }
 
@@ -1085,13 +1159,13 @@ impl Skiplist {
                     break;
                 }
                 let n = self.node(l.forward);
-                if !(n.score < score || (n.score == score && *n.member <= *member)) {
+                if !(n.score < score || (n.score == score && self.member(n) <= member)) {
                     break;
                 }
                 rank += l.span as usize;
                 x = l.forward;
             }
-            if x != HEADER && *self.node(x).member == *member {
+            if x != HEADER && self.member(self.node(x)) == member {
                 return rank;
             }
         }
@@ -1130,7 +1204,7 @@ impl Skiplist {
                     break;
                 }
                 let n = self.node(l.forward);
-                if !keep(n.score, &n.member) {
+                if !keep(n.score, self.member(n)) {
                     break;
                 }
                 rank += l.span as usize;
@@ -1184,7 +1258,13 @@ mod tests {
             let mut z = ZSet::default();
             let mut model: Vec<(f64, Vec<u8>)> = vec![];
             for step in 0..3000 {
-                let m = format!("m{}", rng.below(200)).into_bytes();
+                // Short members live in the node, long ones (every third) on the heap.
+                let n = rng.below(200);
+                let m = if n.is_multiple_of(3) {
+                    format!("a member too long for the node {n}").into_bytes()
+                } else {
+                    format!("m{n}").into_bytes()
+                };
                 let s = (rng.below(50) as f64) - 10.0;
                 match rng.below(4) {
                     0 | 1 => {
