@@ -118,6 +118,38 @@ fn ttl_replace_and_absttl() {
     assert_eq!(int(&mut c, &["EXISTS", "i", "f"]), 2);
 }
 
+/// A payload whose CRC is right but whose lengths promise more than it holds (anyone can
+/// compute a CRC) is refused with Redis's error and the server carries on. (That no
+/// allocation is sized from such a length is checked by the unit test
+/// `rdb::value::tests::huge_claimed_lengths_are_refused`: with mimalloc a huge reservation
+/// may well succeed, so the server process alone would not show it.)
+#[test]
+fn crafted_payloads_are_refused_without_harm() {
+    let s = Server::start(&[]);
+    let mut c = s.conn();
+    let seal = |body: &[u8]| {
+        let mut p = body.to_vec();
+        p.extend_from_slice(&10u16.to_le_bytes());
+        let crc = tandem::rdb::crc64::update(0, &p);
+        p.extend_from_slice(&crc.to_le_bytes());
+        p
+    };
+    // A sorted set of 2^36 members, a list of 4 G elements, a 4 GiB LZF string from 3 bytes.
+    let bodies: [&[u8]; 3] = [
+        b"\x05\x81\x00\x00\x00\x0f\xff\xff\xff\xf0\x01a",
+        b"\x12\x80\xff\xff\xff\xf0\x01a",
+        b"\x00\xc3\x03\x80\xff\xff\xff\xf0\x01ab",
+    ];
+    for body in bodies {
+        assert_eq!(
+            restore_err(&mut c, "crafted", "0", &seal(body), &[]),
+            "ERR Bad data format"
+        );
+    }
+    assert_eq!(run(&mut c, &["PING"]), Value::SimpleString("PONG".into()));
+    assert_eq!(int(&mut c, &["EXISTS", "crafted"]), 0);
+}
+
 #[test]
 fn restore_errors_are_redis_errors() {
     let s = Server::start(&[]);

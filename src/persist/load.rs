@@ -134,6 +134,8 @@ impl<'a> ShardLoad<'a> {
             // A database's announced size: its table grows once instead of doubling along.
             if let Some((db, n)) = self.reader.take_resize_hint() {
                 if let Some(d) = sh.data.borrow_mut().store.dbs.get_mut(db) {
+                    // Each key takes 3 bytes at least: a crafted count sizes nothing.
+                    let n = n.min(self.reader.remaining() / 3);
                     d.reserve(n / sh.nshards + 16);
                 }
             }

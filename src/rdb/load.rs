@@ -137,7 +137,7 @@ pub fn value(d: &mut Decoder, t: u8) -> Result<Loaded, Corrupt> {
         let blob = d.string()?;
         listpack::read(&blob).ok_or_else(|| Corrupt("corrupt listpack".into()))
     };
-    let count = |d: &mut Decoder| -> Result<usize, Corrupt> { Ok(d.length()? as usize) };
+    let count = |d: &mut Decoder| d.count();
     Ok(match t {
         kind::STRING => Loaded::Str(d.string()?),
         kind::LIST | kind::SET => {
@@ -314,6 +314,11 @@ impl<'a> Reader<'a> {
     /// Bytes read so far.
     pub fn pos(&self) -> usize {
         self.d.pos
+    }
+
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.d.remaining()
     }
 
     /// The key count a RESIZEDB announced since the last call: (db, keys).

@@ -83,6 +83,11 @@ fn compress_with(input: &[u8], max_out: usize, table: &mut [u32]) -> Option<Vec<
 
 /// Decompresses into exactly `len` bytes; None if the stream is corrupt.
 pub fn decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
+    // A back reference turns at most 3 input bytes into 264 output bytes: a length beyond
+    // that is a lie, and must not size the allocation.
+    if len / 88 > input.len() {
+        return None;
+    }
     let mut out: Vec<u8> = Vec::with_capacity(len);
     let mut i = 0;
     while i < input.len() {

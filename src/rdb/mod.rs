@@ -268,6 +268,21 @@ impl<'a> Decoder<'a> {
             .map_err(|_| self.bad("string encoding where a length was expected"))
     }
 
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// An element count: refused when the rest of the input could not hold that many
+    /// elements (each takes a byte at least), so a crafted count never sizes an allocation.
+    pub fn count(&mut self) -> Result<usize, Corrupt> {
+        let n = self.length()?;
+        if n > self.remaining() as u64 {
+            return Err(self.bad("element count beyond the end of the data"));
+        }
+        Ok(n as usize)
+    }
+
     pub fn string(&mut self) -> Result<Vec<u8>, Corrupt> {
         match self.len_or_enc()? {
             Ok(n) => Ok(self.bytes(n as usize)?.to_vec()),

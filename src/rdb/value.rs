@@ -484,4 +484,100 @@ mod tests {
         // And our encoder writes those very bytes.
         assert_eq!(dump(&v), payload);
     }
+
+    /// Payloads of every encoding, to corrupt.
+    fn samples() -> Vec<Vec<u8>> {
+        let vals = [
+            Value::str(b"hello"),
+            Value::str(&[b'z'; 300]),
+            Value::str(b"12345"),
+            list(5, |i| format!("e{i}")),
+            list(300, |i| format!("element {i}")),
+            set((0..5).map(|i| i.to_string())),
+            set((0..5).map(|i| format!("m{i}"))),
+            set((0..600).map(|i| format!("m{i}"))),
+            hash(4, 3),
+            hash(200, 10),
+            zset(4),
+            zset(200),
+        ];
+        vals.iter()
+            .flat_map(|v| [dump(v), dump_with(v, false)])
+            .collect()
+    }
+
+    /// Re-seals a payload's footer, so that corruption gets past the CRC check (anyone can
+    /// compute a CRC: RESTORE must survive crafted payloads, not only damaged ones).
+    fn reseal(mut p: Vec<u8>) -> Vec<u8> {
+        if p.len() >= 10 {
+            let n = p.len();
+            let crc = crc64::update(0, &p[..n - 8]);
+            p[n - 8..].copy_from_slice(&crc.to_le_bytes());
+        }
+        p
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Corrupted payloads (bytes changed, lengths blown up, cut short) give an error or a
+        /// value, never a panic or an allocation the input cannot back.
+        #[test]
+        fn corrupt_payloads_never_panic(
+            which in 0usize..24,
+            edits in proptest::collection::vec((0usize..100_000, 0u8..=255), 1..4),
+            cut in proptest::option::of(0usize..100_000),
+        ) {
+            let samples = samples();
+            let mut p = samples[which % samples.len()].clone();
+            let body = p.len() - 10;
+            for (at, b) in edits {
+                p[at % body] = b;
+            }
+            if let Some(c) = cut {
+                let keep = c % p.len();
+                let footer = p[p.len() - 10..].to_vec();
+                p.truncate(keep);
+                p.extend_from_slice(&footer);
+            }
+            let _ = undump(&reseal(p), &cfg());
+        }
+    }
+
+    /// Lengths that promise more than the payload holds (a 4 G-element collection, a 4 GiB
+    /// LZF string) are refused without allocating for them.
+    #[test]
+    fn huge_claimed_lengths_are_refused() {
+        let seal = |body: &[u8]| {
+            let mut p = body.to_vec();
+            p.extend_from_slice(&(VERSION as u16).to_le_bytes());
+            p.extend_from_slice(&[0; 8]);
+            reseal(p)
+        };
+        let huge32 = [0x80, 0xFF, 0xFF, 0xFF, 0xF0];
+        let huge64 = [0x81, 0x00, 0x00, 0x0F, 0xFF, 0xFF, 0xFF, 0xFF, 0xF0];
+        for t in [
+            kind::LIST,
+            kind::SET,
+            kind::ZSET,
+            kind::ZSET_2,
+            kind::HASH,
+            kind::LIST_QUICKLIST,
+            kind::LIST_QUICKLIST_2,
+            kind::STRING,
+        ] {
+            for len in [&huge32[..], &huge64[..]] {
+                let mut body = vec![t];
+                body.extend_from_slice(len);
+                body.extend_from_slice(b"\x01a\x01b");
+                assert!(undump(&seal(&body), &cfg()).is_err(), "type {t}, {len:?}");
+            }
+        }
+        // An LZF string claiming 4 GiB once decompressed, from 3 bytes.
+        for len in [&huge32[..], &huge64[..]] {
+            let mut body = vec![kind::STRING, 0xC3, 3];
+            body.extend_from_slice(len);
+            body.extend_from_slice(&[0x01, b'a', b'b']);
+            assert!(undump(&seal(&body), &cfg()).is_err(), "lzf {len:?}");
+        }
+    }
 }

@@ -132,7 +132,8 @@ pub fn op_args(r: &Record) -> Result<OwnedArgs, Malformed> {
     let mut rd = Reader::new(r.value);
     let n = rd.varint()? as usize;
     let mut buf = Vec::with_capacity(r.value.len());
-    let mut spans = Vec::with_capacity(n);
+    // Each argument takes a byte at least: the count cannot size more than the record holds.
+    let mut spans = Vec::with_capacity(n.min(r.value.len()));
     for _ in 0..n {
         let a = rd.bytes()?;
         spans.push((buf.len() as u32, (buf.len() + a.len()) as u32));
