@@ -301,4 +301,38 @@ mod tests {
         assert_eq!((rs[2].tag, rs[2].db, rs[2].stamp), (FLUSH, 15, 9));
         assert!(Reader::new(&buf[..buf.len() - 3]).any(|r| r.is_err()));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Garbled records from a peer give an error, never a panic (nor an allocation sized
+        /// by a garbled count).
+        #[test]
+        fn garbled_records_never_panic(
+            edits in proptest::collection::vec((0usize..10_000, 0u8..=255), 1..6),
+            cut in 0usize..10_000,
+        ) {
+            let mut buf = vec![];
+            let mut e = Entry::new(Value::str(b"hello"), 77);
+            e.expire_at = 123;
+            put(&mut buf, 3, b"k", &e);
+            del(&mut buf, 0, b"gone", 1 << 40);
+            let (abuf, spans) = (b"LPUSHlx".to_vec(), vec![(0, 5), (5, 6), (6, 7)]);
+            op(&mut buf, 1, b"l", 10, 0, 8, &crate::protocol::Args::new(&abuf, &spans));
+            flush(&mut buf, 15, 9);
+            for (at, b) in edits {
+                let n = buf.len();
+                buf[at % n] = b;
+            }
+            buf.truncate(cut % (buf.len() + 1));
+            for r in Reader::new(&buf) {
+                match r {
+                    Ok((rec, _)) if rec.tag == OP => {
+                        let _ = op_args(&rec);
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+    }
 }
