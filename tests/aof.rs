@@ -660,7 +660,22 @@ fn config_set_appendonly_at_runtime() {
     ok(&mut c, &["CONFIG", "SET", "appendonly", "no"]);
     assert_eq!(info(&mut c, "aof_enabled"), "0");
     let size = std::fs::metadata(dir.last_incr()).unwrap().len();
+    // With no replica either, writes are no longer captured as records at all: the
+    // replication stream stops growing. (WAIT makes every record made so far counted.)
+    let offset = |c: &mut redis::Connection| {
+        int(c, &["WAIT", "0", "0"]);
+        let text: String = redis::cmd("INFO").arg("replication").query(c).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("master_repl_offset:"))
+            .unwrap()
+            .to_string()
+    };
+    let before = offset(&mut c);
     ok(&mut c, &["SET", "not", "logged"]);
+    for i in 0..50 {
+        ok(&mut c, &["SET", &format!("nor:{i}"), "this"]);
+    }
+    assert_eq!(offset(&mut c), before);
     assert_eq!(std::fs::metadata(dir.last_incr()).unwrap().len(), size);
 }
 

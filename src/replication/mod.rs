@@ -125,6 +125,7 @@ impl Node {
         self.shard
             .broadcast(move |sh| {
                 sh.repl.capture.set(true);
+                sh.repl.replicating.set(true);
                 for db in sh.data.borrow_mut().store.dbs.iter_mut() {
                     db.keep_tombstones = tombstones;
                 }

@@ -56,8 +56,12 @@ pub struct MergeStats {
 pub struct ShardRepl {
     /// This node's id.
     pub me: Origin,
-    /// Whether writes are captured (a replica or peer exists, or active replication is on).
+    /// Whether writes are captured: replication needs them (`replicating`) or the
+    /// append-only log is on.
     pub capture: Cell<bool>,
+    /// Whether replication needs the records (a replica or peer exists, or active
+    /// replication is on): then turning the log off leaves capture on.
+    pub replicating: Cell<bool>,
     /// A replica that is not active refuses clients' writes (`replica-read-only`).
     pub read_only: Cell<bool>,
     /// A plain replica with a master link down and `replica-serve-stale-data no`.
@@ -87,6 +91,7 @@ impl ShardRepl {
         ShardRepl {
             me,
             capture: Cell::new(false),
+            replicating: Cell::new(false),
             read_only: Cell::new(false),
             stale: Cell::new(false),
             ops: Cell::new(true),

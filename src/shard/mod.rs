@@ -191,6 +191,7 @@ impl Shard {
         }
         let repl = crate::replication::shard::ShardRepl::new(node_id.as_u128());
         repl.capture.set(active);
+        repl.replicating.set(active);
         Rc::new(Shard {
             id,
             nshards,

@@ -792,8 +792,17 @@ pub async fn config_changed(
                 a.rewrite_scheduled = false;
                 a.writing = None;
             }
-            // What the shards hold goes first, then the file is fsynced and closed.
-            shard.broadcast_in(tx, |sh| flush_shard(sh)).await;
+            // What the shards hold goes first, then the file is fsynced and closed. Writes are
+            // no longer captured unless replication needs them (a shard's flag, so a replica
+            // attaching meanwhile is never left without: both changes run on the shard).
+            shard
+                .broadcast_in(tx, |sh| {
+                    flush_shard(sh);
+                    if !sh.repl.replicating.get() {
+                        sh.repl.capture.set(false);
+                    }
+                })
+                .await;
             persist.log.set_accepting(false);
             Ok(())
         }
