@@ -159,11 +159,12 @@ fn wait_counts_replicas() {
         "{:?}",
         t.elapsed()
     );
-    // Without writes to wait for, WAIT 0 0 answers at once.
+    // Without writes to wait for, WAIT 0 0 answers at once (0 is "no timeout": a WAIT that
+    // waited for anything would never return; the bound is loose so a loaded machine passes).
     let t = Instant::now();
     let n: i64 = redis::cmd("WAIT").arg(0).arg(0).query(&mut ca).unwrap();
     assert!(n >= 0);
-    assert!(t.elapsed() < Duration::from_secs(1));
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
 }
 
 /// WAIT on healthy links answers as soon as the replicas have the write, as Redis does by
