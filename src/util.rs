@@ -115,6 +115,43 @@ fn glob_inner(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
     s.is_empty()
 }
 
+/// Appends `v` as a LEB128 varint (7 bits a byte, low first), the integer form of the
+/// replication records, the packed sorted sets and the packed stamps.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// How many bytes [`put_varint`] writes for `n`.
+#[inline]
+pub fn varint_len(mut n: usize) -> usize {
+    let mut s = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        s += 1;
+    }
+    s
+}
+
+/// Reads a LEB128 varint at `*pos` and moves past it; None if `buf` ends first or the
+/// varint runs past 64 bits.
+#[inline]
+pub fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *buf.get(*pos)?;
+        *pos += 1;
+        v |= ((b & 0x7f) as u64) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
 /// Current Unix time in milliseconds.
 #[inline]
 pub fn now_ms() -> u64 {

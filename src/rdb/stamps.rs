@@ -15,6 +15,7 @@
 
 use super::Corrupt;
 use crate::store::clock::COUNTER_BITS;
+use crate::util::{get_varint, put_varint};
 
 /// The AUX field's name.
 pub const STAMPS_AUX: &[u8] = b"tandem-stamps";
@@ -23,14 +24,6 @@ const COUNTER_MASK: u64 = (1 << COUNTER_BITS) - 1;
 
 fn bits_for(v: u64) -> u8 {
     (64 - v.leading_zeros()) as u8
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 /// Appends the AUX value for `stamps` to `out`.
@@ -78,19 +71,8 @@ impl Run {
     pub fn parse(v: &[u8]) -> Result<Run, Corrupt> {
         let bad = || Corrupt("malformed tandem-stamps field".into());
         let mut pos = 0;
-        let mut varint = || -> Option<u64> {
-            let mut n = 0u64;
-            for shift in (0..64).step_by(7) {
-                let b = *v.get(pos)?;
-                pos += 1;
-                n |= ((b & 0x7f) as u64) << shift;
-                if b < 0x80 {
-                    return Some(n);
-                }
-            }
-            None
-        };
-        let (left, base) = (varint().ok_or_else(bad)?, varint().ok_or_else(bad)?);
+        let left = get_varint(v, &mut pos).ok_or_else(bad)?;
+        let base = get_varint(v, &mut pos).ok_or_else(bad)?;
         let (ms_bits, ctr_bits) = match v.get(pos..pos + 2) {
             Some(&[m, c]) if m <= 64 - COUNTER_BITS as u8 && c <= COUNTER_BITS as u8 => {
                 (m as u32, c as u32)

@@ -49,13 +49,7 @@ impl Record<'_> {
     }
 }
 
-pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
+use crate::util::put_varint;
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_varint(out, b.len() as u64);
@@ -166,16 +160,7 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, Malformed> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *self.buf.get(self.pos).ok_or(Malformed)?;
-            self.pos += 1;
-            v |= ((b & 0x7F) as u64) << shift;
-            if b < 0x80 {
-                return Ok(v);
-            }
-        }
-        Err(Malformed)
+        crate::util::get_varint(self.buf, &mut self.pos).ok_or(Malformed)
     }
 
     fn u64(&mut self) -> Result<u64, Malformed> {

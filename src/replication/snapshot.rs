@@ -6,11 +6,12 @@
 //! `tandem-del` = stamp (u64 LE) + db (u32 LE) + key: a tombstone, and
 //! `tandem-flush` = stamp (u64 LE) + db (u32 LE): that database's last flush.
 
-use super::record::{self, put_varint};
+use super::record;
 use crate::rdb::load::{Item, Reader};
 use crate::rdb::{Corrupt, Encoder};
 use crate::shard::Shard;
 use crate::util::now_ms;
+use crate::util::put_varint;
 
 pub const TOMBSTONE_AUX: &[u8] = b"tandem-del";
 pub const FLUSH_AUX: &[u8] = b"tandem-flush";

@@ -15,6 +15,7 @@
 //! that OBJECT ENCODING answers the same.
 
 use super::value::{digest_bytes, digest_seq, Collection, Value};
+use crate::util::varint_len;
 
 /// The large form: fields inline up to 22 bytes (as keys are), values boxed; positional, so
 /// HRANDFIELD picks in O(1) and HSCAN walks positions; prefetchable like the key table.
@@ -53,37 +54,14 @@ impl Limits {
 // ---------------------------------------------------------------------------------------------
 // The packed form.
 
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-fn len_size(mut n: usize) -> usize {
-    let mut s = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        s += 1;
-    }
-    s
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    crate::util::put_varint(out, n as u64)
 }
 
 /// Reads one length-prefixed string at `pos`; returns it and the position after it.
 #[inline]
 fn get_str(buf: &[u8], mut pos: usize) -> (&[u8], usize) {
-    let mut n = 0usize;
-    let mut shift = 0;
-    loop {
-        let b = buf[pos];
-        pos += 1;
-        n |= ((b & 0x7f) as usize) << shift;
-        if b < 0x80 {
-            break;
-        }
-        shift += 7;
-    }
+    let n = crate::util::get_varint(buf, &mut pos).expect("a packed hash is well formed") as usize;
     (&buf[pos..pos + n], pos + n)
 }
 
@@ -293,7 +271,7 @@ impl Hash {
         if fits && distinct(pairs.iter().map(|p| p.0.as_slice())) {
             let size = pairs
                 .iter()
-                .map(|(f, v)| len_size(f.len()) + f.len() + len_size(v.len()) + v.len())
+                .map(|(f, v)| varint_len(f.len()) + f.len() + varint_len(v.len()) + v.len())
                 .sum();
             let mut buf = Vec::with_capacity(size);
             for (f, v) in pairs {
@@ -344,7 +322,7 @@ impl Hash {
         let new = match self {
             Hash::Small(b) => match packed_find(b, field) {
                 Some(slot) => {
-                    let mut enc = Vec::with_capacity(len_size(value.len()) + value.len());
+                    let mut enc = Vec::with_capacity(varint_len(value.len()) + value.len());
                     put_len(&mut enc, value.len());
                     enc.extend_from_slice(value);
                     splice(b, slot.value, slot.end, &enc);
@@ -352,7 +330,10 @@ impl Hash {
                 }
                 None => {
                     let mut enc = Vec::with_capacity(
-                        len_size(field.len()) + field.len() + len_size(value.len()) + value.len(),
+                        varint_len(field.len())
+                            + field.len()
+                            + varint_len(value.len())
+                            + value.len(),
                     );
                     put_len(&mut enc, field.len());
                     enc.extend_from_slice(field);

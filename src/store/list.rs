@@ -14,6 +14,7 @@
 //! its nearer end, so LINDEX/LSET near either end stay cheap and LRANGE streams chunk by
 //! chunk. Redis 7.0 reports `quicklist` for every list, and so does this type.
 
+use crate::util::varint_len;
 use std::collections::VecDeque;
 use std::ops::Range;
 
@@ -35,16 +36,6 @@ const MIN_CAP: usize = 16;
 /// `start` and after `end` are free room for pushes at either end.
 #[derive(Clone)]
 pub struct Chunk(Box<[u8]>);
-
-fn varint_len(n: usize) -> usize {
-    let mut len = 1;
-    let mut n = n >> 7;
-    while n != 0 {
-        len += 1;
-        n >>= 7;
-    }
-    len
-}
 
 /// Bytes an element of `n` bytes takes in a chunk.
 #[inline]

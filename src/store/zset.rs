@@ -364,26 +364,12 @@ const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
 
 #[inline]
 fn read_varint(buf: &[u8], pos: &mut usize) -> usize {
-    let mut v = 0usize;
-    let mut shift = 0;
-    loop {
-        let b = buf[*pos];
-        *pos += 1;
-        v |= ((b & 0x7f) as usize) << shift;
-        if b < 0x80 {
-            return v;
-        }
-        shift += 7;
-    }
+    crate::util::get_varint(buf, pos).expect("a packed set is well formed") as usize
 }
 
 #[inline]
-fn write_varint(out: &mut Vec<u8>, mut v: usize) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+fn write_varint(out: &mut Vec<u8>, v: usize) {
+    crate::util::put_varint(out, v as u64)
 }
 
 /// The score as an integer, when it is integral and exactly representable both ways.
