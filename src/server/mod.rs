@@ -345,7 +345,12 @@ async fn join_mesh(id: usize, start: &ShardStart, prepare: impl FnOnce(&Rc<Shard
     );
     prepare(&shard);
     for (from, rx) in receivers.streams() {
-        glommio::spawn_local(shard.clone().serve_peer(from, rx)).detach();
+        let serve = shard.clone().serve_peer(from, rx);
+        let task = match conn::peer_queue(&shard) {
+            Some(q) => glommio::spawn_local_into(serve, q).expect("the queue is this executor's"),
+            None => glommio::spawn_local(serve),
+        };
+        task.detach();
     }
     shard
 }
