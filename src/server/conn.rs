@@ -87,13 +87,13 @@ impl Drop for Slot {
 /// throughput). So each connection runs in the queue its traffic fits, and moves when its
 /// traffic changes; the short timer is in force only while request-reply clients are active.
 ///
-/// Single-shard servers only, for now: with several shards, connections of one shard waiting
-/// on another shard's answers were starved (30x fewer requests served than their peers in
-/// `readers_never_see_half_of_a_cross_shard_transaction`) while the other shard's requests
-/// from other shards ran in a different queue than its own connections; serving peers from
-/// the interactive queue mostly fixed that (within 2x), but cost 14% of pipelined throughput
-/// across shards. Requests from other executors (the replication executor, with one shard)
-/// are served from the interactive queue.
+/// Single-shard servers only, for now: with several shards, connections of one shard were
+/// starved (30x fewer requests served than their peers in
+/// `readers_never_see_half_of_a_cross_shard_transaction`). The shard lock (`shard::gate`)
+/// wakes all its waiters on release and the first task polled takes it, so with several
+/// queues the queue scheduled first always wins it; a gate that hands itself to the oldest
+/// waiter would lift this. Requests from other executors (the replication executor, with
+/// one shard) are served from the interactive queue.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnQueues {
     interactive: TaskQueueHandle,
