@@ -87,13 +87,11 @@ impl Drop for Slot {
 /// throughput). So each connection runs in the queue its traffic fits, and moves when its
 /// traffic changes; the short timer is in force only while request-reply clients are active.
 ///
-/// Single-shard servers only, for now: with several shards, connections of one shard were
-/// starved (30x fewer requests served than their peers in
-/// `readers_never_see_half_of_a_cross_shard_transaction`). The shard lock (`shard::gate`)
-/// wakes all its waiters on release and the first task polled takes it, so with several
-/// queues the queue scheduled first always wins it; a gate that hands itself to the oldest
-/// waiter would lift this. Requests from other executors (the replication executor, with
-/// one shard) are served from the interactive queue.
+/// Single-shard servers only, for now: under cross-shard traffic the short timer stays on and
+/// costs throughput (2 shards: GET -P 16 -14%, cross-shard transactions -30%). (They also
+/// starved one shard's transactions while the shard lock let the first task polled take it;
+/// `shard::gate` now serves waiters in arrival order.) Requests from other executors (the
+/// replication executor, with one shard) are served from the interactive queue.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnQueues {
     interactive: TaskQueueHandle,
