@@ -97,11 +97,7 @@ fn start_fails(dir: &TempDir, flags: &[&str]) -> String {
 
 /// A field of INFO persistence.
 fn info(c: &mut redis::Connection, field: &str) -> String {
-    let text: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in {text}"))
-        .to_string()
+    common::cluster::info_text(c, "persistence", field)
 }
 
 fn digest(c: &mut redis::Connection) -> String {
@@ -664,11 +660,7 @@ fn config_set_appendonly_at_runtime() {
     // replication stream stops growing. (WAIT makes every record made so far counted.)
     let offset = |c: &mut redis::Connection| {
         int(c, &["WAIT", "0", "0"]);
-        let text: String = redis::cmd("INFO").arg("replication").query(c).unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix("master_repl_offset:"))
-            .unwrap()
-            .to_string()
+        common::cluster::info_num(c, "replication", "master_repl_offset")
     };
     let before = offset(&mut c);
     ok(&mut c, &["SET", "not", "logged"]);

@@ -10,13 +10,7 @@ use std::time::Duration;
 use common::{int, ok, run, wait_for, Server};
 
 fn moves(observer: &mut redis::Connection) -> i64 {
-    let text: String = redis::cmd("INFO").arg("stats").query(observer).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("tandem_connection_queue_moves:"))
-        .expect("INFO stats has tandem_connection_queue_moves")
-        .trim()
-        .parse()
-        .unwrap()
+    common::cluster::info_num(observer, "stats", "tandem_connection_queue_moves")
 }
 
 /// Sends batches of `per_batch` INCRs of `key` (each batch in one write) until the server has

@@ -35,11 +35,7 @@ fn start(dir: &TempDir, flags: &[&str]) -> Server {
 
 /// A field of INFO persistence.
 fn info(c: &mut redis::Connection, field: &str) -> String {
-    let text: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in {text}"))
-        .to_string()
+    common::cluster::info_text(c, "persistence", field)
 }
 
 fn wait_bgsave(c: &mut redis::Connection) {

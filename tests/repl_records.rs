@@ -9,12 +9,7 @@ use std::time::Duration;
 use common::{int, ok, run, wait_for, Server, TempDir};
 
 fn info_field(c: &mut redis::Connection, field: &str) -> String {
-    let text: String = redis::cmd("INFO").arg("replication").query(c).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or("")
-        .trim()
-        .to_string()
+    common::cluster::info_field(c, "replication", field).unwrap_or_default()
 }
 
 /// A field of the `tandem_master0` line, e.g. "bytes".

@@ -373,7 +373,7 @@ impl Node {
         self.stopped = false;
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
-            if ping(self.port) {
+            if super::ping(self.port) {
                 return self.wait_replication_ready(log_from);
             }
             if !self.is_running() {
@@ -561,19 +561,6 @@ fn thread_states(pid: i32) -> Vec<char> {
         .collect()
 }
 
-/// Whether a server answers PING on `port` (-NOAUTH counts as an answer).
-fn ping(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"PING\r\n").is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 64];
-    matches!(s.read(&mut buf), Ok(n) if n > 0 && (buf.starts_with(b"+PONG") || buf.starts_with(b"-NOAUTH")))
-}
-
 /// Starts `n` nodes named `<test>-A`, `<test>-B`, … with the same flags.
 pub fn start_nodes(test: &str, n: usize, flags: &[&str]) -> Vec<Node> {
     (0..n)
@@ -627,9 +614,13 @@ pub fn master_link_num(conn: &mut redis::Connection, i: usize, field: &str) -> u
         .unwrap()
 }
 
+/// One field of INFO `section`, which must be there.
+pub fn info_text(conn: &mut redis::Connection, section: &str, field: &str) -> String {
+    info_field(conn, section, field).unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+}
+
 pub fn info_num(conn: &mut redis::Connection, section: &str, field: &str) -> i64 {
-    info_field(conn, section, field)
-        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+    info_text(conn, section, field)
         .parse()
         .unwrap_or_else(|_| panic!("{field} is not a number"))
 }

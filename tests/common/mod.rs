@@ -56,6 +56,19 @@ impl Drop for TempDir {
 }
 
 /// The working directory of the test server on `port`.
+/// Whether a server answers PING on `port` (-NOAUTH counts as an answer).
+pub fn ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    matches!(s.read(&mut buf), Ok(n) if n > 0 && (buf.starts_with(b"+PONG") || buf.starts_with(b"-NOAUTH")))
+}
+
 pub fn workdir_of(port: u16) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("tandem-test-{port}-{}", std::process::id()))
 }
@@ -113,7 +126,7 @@ impl Server {
             let mut server = Server { port, child };
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(20) {
-                if server.try_ping() {
+                if ping(server.port) {
                     let _ = std::fs::remove_file(&log);
                     return server;
                 }
@@ -130,18 +143,6 @@ impl Server {
             eprintln!("the server exited at start (retrying on another port):\n{output}");
         }
         panic!("the server could not be started");
-    }
-
-    fn try_ping(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        if s.write_all(b"PING\r\n").is_err() {
-            return false;
-        }
-        let mut buf = [0u8; 64];
-        matches!(s.read(&mut buf), Ok(n) if n > 0 && (buf.starts_with(b"+PONG") || buf.starts_with(b"-NOAUTH")))
     }
 
     pub fn url(&self) -> String {
