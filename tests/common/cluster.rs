@@ -55,6 +55,11 @@ struct Shared {
     to_target: AtomicU64,
     from_target: AtomicU64,
     accepted: AtomicU64,
+    /// Armed by [`Proxy::hold_after`]: once a line from the target containing this has been
+    /// forwarded, `holding` is set.
+    hold_after: Mutex<Option<Vec<u8>>>,
+    /// Bytes from the target are read and kept, not forwarded, until [`Proxy::heal`].
+    holding: AtomicBool,
 }
 
 /// A TCP proxy on a free loopback port forwarding to `127.0.0.1:target`, run on std threads
@@ -79,6 +84,8 @@ impl Proxy {
             to_target: AtomicU64::new(0),
             from_target: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
+            hold_after: Mutex::new(None),
+            holding: AtomicBool::new(false),
         });
         let sh = shared.clone();
         let acceptor = thread::Builder::new()
@@ -110,9 +117,17 @@ impl Proxy {
         *self.shared.mode.write().unwrap() = Mode::Blackhole;
     }
 
+    /// Once the first line from the target containing `marker` has been forwarded, keeps
+    /// reading what the target sends but forwards none of it until [`Proxy::heal`], which
+    /// delivers it all at once (the target is never slowed; the client sees it late).
+    pub fn hold_after(&self, marker: &[u8]) {
+        *self.shared.hold_after.lock().unwrap() = Some(marker.to_vec());
+    }
+
     /// Forwards again (held connections are connected to the target now).
     pub fn heal(&self) {
         *self.shared.mode.write().unwrap() = Mode::Open;
+        self.shared.holding.store(false, Ordering::SeqCst);
         let held: Vec<TcpStream> = std::mem::take(&mut *self.shared.held.lock().unwrap());
         for c in held {
             forward(c, &self.shared);
@@ -211,9 +226,18 @@ fn pump(mut from: TcpStream, mut to: TcpStream, sh: &Shared, to_target: bool) {
     let _ = from.set_read_timeout(Some(Duration::from_millis(20)));
     let _ = to.set_write_timeout(Some(Duration::from_millis(20)));
     let mut buf = vec![0u8; 64 * 1024];
-    'outer: loop {
+    // Bytes from the target read while held by `Proxy::hold_after`.
+    let mut stash: Vec<u8> = Vec::new();
+    loop {
         if sh.stop.load(Ordering::SeqCst) {
             break;
+        }
+        let holding = !to_target && sh.holding.load(Ordering::SeqCst);
+        if !holding && !stash.is_empty() {
+            if !send(&mut to, &stash, sh, counter) {
+                break;
+            }
+            stash.clear();
         }
         match *sh.mode.read().unwrap() {
             Mode::Cut => break,
@@ -236,37 +260,71 @@ fn pump(mut from: TcpStream, mut to: TcpStream, sh: &Shared, to_target: bool) {
             }
             Err(_) => break,
         };
-        let mut pending = &buf[..n];
-        while !pending.is_empty() {
-            // The mode is held while writing, so cut() and blackhole() wait for a write in
-            // progress and no byte crosses after they return.
-            let mode = sh.mode.read().unwrap();
-            match *mode {
-                Mode::Cut => break 'outer,
-                Mode::Blackhole => {
-                    drop(mode);
-                    thread::sleep(Duration::from_millis(2));
-                    continue;
-                }
-                Mode::Open => {}
-            }
-            match to.write(pending) {
-                Ok(0) => break 'outer,
-                Ok(k) => {
-                    counter.fetch_add(k as u64, Ordering::SeqCst);
-                    pending = &pending[k..];
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(_) => break 'outer,
-            }
+        if holding {
+            stash.extend_from_slice(&buf[..n]);
+            continue;
         }
+        let cut = if to_target {
+            n
+        } else {
+            hold_point(&buf[..n], sh).unwrap_or(n)
+        };
+        if !send(&mut to, &buf[..cut], sh, counter) {
+            break;
+        }
+        stash.extend_from_slice(&buf[cut..n]);
     }
     let _ = from.shutdown(Shutdown::Both);
     let _ = to.shutdown(Shutdown::Both);
+}
+
+/// Writes all of `bytes` to `to` unless the proxy is cut first (false: stop pumping). Waits
+/// while black-holed.
+fn send(to: &mut TcpStream, mut bytes: &[u8], sh: &Shared, counter: &AtomicU64) -> bool {
+    while !bytes.is_empty() {
+        // The mode is held while writing, so cut() and blackhole() wait for a write in
+        // progress and no byte crosses after they return.
+        let mode = sh.mode.read().unwrap();
+        match *mode {
+            Mode::Cut => return false,
+            Mode::Blackhole => {
+                drop(mode);
+                thread::sleep(Duration::from_millis(2));
+                continue;
+            }
+            Mode::Open => {}
+        }
+        match to.write(bytes) {
+            Ok(0) => return false,
+            Ok(k) => {
+                counter.fetch_add(k as u64, Ordering::SeqCst);
+                bytes = &bytes[k..];
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Where to stop forwarding a chunk from the target if [`Proxy::hold_after`] is armed and the
+/// chunk holds its marker: just past the end of the marker's line. Disarms the marker and
+/// starts holding.
+fn hold_point(chunk: &[u8], sh: &Shared) -> Option<usize> {
+    let mut armed = sh.hold_after.lock().unwrap();
+    let marker = armed.as_deref()?;
+    let at = chunk.windows(marker.len()).position(|w| w == marker)?;
+    let end = chunk[at..]
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map_or(chunk.len(), |e| at + e + 2);
+    *armed = None;
+    sh.holding.store(true, Ordering::SeqCst);
+    Some(end)
 }
 
 // ---------------------------------------------------------------------------------------------

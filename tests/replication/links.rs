@@ -498,13 +498,14 @@ fn wait_does_not_count_a_replica_that_lacks_the_write() {
     );
 }
 /// A full sync whose end arrives in one read together with the first stream frames after it
-/// (the replica was busy): the replica must still find the end of the snapshot. B is frozen
-/// (SIGSTOP) while A serves it a snapshot of 30k keys and then streams writes made
-/// meanwhile; once A is done, B resumes and reads it all at once.
+/// (the replica was busy): the replica must still find the end of the snapshot. B replicates
+/// A through a proxy that forwards +FULLRESYNC and then keeps everything A sends (a snapshot
+/// of 30k keys, then writes made after A finished it) until A is done; B then gets it all at
+/// once.
 #[test]
 fn full_sync_end_arriving_with_stream_data() {
     let a = Node::start("syncend-A", ACTIVE);
-    let mut b = Node::start("syncend-B", ACTIVE);
+    let b = Node::start("syncend-B", ACTIVE);
     let mut ca = a.conn();
     for chunk in 0..15 {
         let mut pipe = redis::pipe();
@@ -513,22 +514,24 @@ fn full_sync_end_arriving_with_stream_data() {
         }
         let _: () = pipe.query(&mut ca).unwrap();
     }
-    replicaof(&b, "127.0.0.1", a.port);
-    wait_node(&b, "the full sync to start", Duration::from_secs(10), |c| {
-        info_field(c, "replication", "master_sync_in_progress").as_deref() == Some("1")
-    });
-    b.stop();
-    for i in 0..10 {
-        set(&mut ca, &format!("after-snapshot:{i}"), "x");
-    }
+    let proxy = Proxy::start(a.port);
+    proxy.hold_after(b"FULLRESYNC");
+    replicaof(&b, "127.0.0.1", proxy.port);
     wait_node(&a, "the snapshot sent", Duration::from_secs(30), |c| {
         info_field(c, "replication", "slave0")
             .is_some_and(|s| parse_kv(&s).get("state").map(String::as_str) == Some("online"))
     });
-    set(&mut ca, "after-online", "y");
-    b.cont();
+    for i in 0..10 {
+        set(&mut ca, &format!("after-snapshot:{i}"), "x");
+    }
+    assert_eq!(
+        info_text(&mut b.conn(), "replication", "master_sync_in_progress"),
+        "1",
+        "B finished the sync while the proxy held A's snapshot"
+    );
+    proxy.heal();
     wait_link_up(&b, 1);
-    wait_get(&b, 0, "after-online", Some("y"));
+    wait_get(&b, 0, "after-snapshot:9", Some("x"));
     wait_converged(&[&a, &b], Duration::from_secs(20));
 }
 
