@@ -74,9 +74,9 @@ pub struct ShardRepl {
     /// made again after [`REFETCH_AFTER`].
     fetching: RefCell<std::collections::HashMap<(usize, Vec<u8>), std::time::Instant>>,
     pub out: RefCell<Outbox>,
-    /// Records of the cross-shard command or transaction holding this shard's lock: they
-    /// travel as one unit (see [`Shard::unlock_all`]).
-    pub unit: RefCell<Outbox>,
+    /// Records of the cross-shard commands and transactions holding locks on this shard,
+    /// per transaction: each travels as one unit (see [`Shard::unlock_all`]).
+    pub units: RefCell<Vec<(TxId, Outbox)>>,
     flush_scheduled: Cell<bool>,
     /// Batches handed to the replication executor so far (see WAIT).
     pub posted: Cell<u64>,
@@ -97,7 +97,7 @@ impl ShardRepl {
             ops: Cell::new(true),
             fetching: Default::default(),
             out: Default::default(),
-            unit: Default::default(),
+            units: Default::default(),
             flush_scheduled: Cell::new(false),
             posted: Cell::new(0),
             batch_limit: Cell::new(usize::MAX),
@@ -236,8 +236,16 @@ impl Shard {
     /// Appends records with `write`: to the unit of the transaction holding this shard's
     /// lock if there is one, else to the outbox, which is then scheduled to go.
     fn record_from<R>(self: &Rc<Self>, origin: Origin, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-        if self.gate.holder().is_some() {
-            return self.repl.unit.borrow_mut().append(origin, write);
+        if let Some(tx) = self.gate.unit_owner() {
+            let mut units = self.repl.units.borrow_mut();
+            let unit = match units.iter().position(|(t, _)| *t == tx) {
+                Some(i) => &mut units[i].1,
+                None => {
+                    units.push((tx, Outbox::default()));
+                    &mut units.last_mut().unwrap().1
+                }
+            };
+            return unit.append(origin, write);
         }
         let r = {
             let mut out = self.repl.out.borrow_mut();
@@ -549,10 +557,14 @@ impl Shard {
             let mut unit: Vec<(Origin, Vec<u8>)> = vec![];
             for s in shards.clone() {
                 let part = self
-                    .run_on(s, Some(tx), |sh| {
+                    .run_on(s, Some(tx), move |sh| {
                         // Persistence: the shard's earlier records go to the log first.
                         crate::persist::aof::flush_shard(sh);
-                        std::mem::take(&mut *sh.repl.unit.borrow_mut())
+                        let mut units = sh.repl.units.borrow_mut();
+                        match units.iter().position(|(t, _)| *t == tx) {
+                            Some(i) => units.swap_remove(i).1,
+                            None => Outbox::default(),
+                        }
                     })
                     .await;
                 // One frame per origin: the unit must arrive whole.

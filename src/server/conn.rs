@@ -678,7 +678,10 @@ async fn run_batch(
         match def.kind {
             Kind::Keyed(_) | Kind::Split(..) => match route(&shard, def, &args) {
                 Some(s) if s == shard.id => {
-                    shard.gate.wait_free(None).await;
+                    let hashes = || shard.command_key_hashes(idx, &args);
+                    if let Err(hashes) = shard.gate.keys_free(hashes) {
+                        shard.gate.wait_keys_free(&hashes).await;
+                    }
                     let target = if direct {
                         &mut *out
                     } else {
@@ -812,7 +815,7 @@ async fn flush(st: &ConnState, pending: &mut Pending, out: &mut Vec<u8>) {
         .enumerate()
         .filter_map(|(s, b)| b.take().map(|b| (s, b)))
         .map(|(s, batch)| {
-            let fut = shard.run_on(s, None, move |sh| sh.execute_batch(&batch, db, resp));
+            let fut = shard.run_batch_on(s, batch, db, resp);
             async move { (s, fut.await) }
         })
         .collect();

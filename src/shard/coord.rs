@@ -1,9 +1,10 @@
 //! Commands whose keys live on several shards, run atomically.
 //!
-//! The coordinator (the connection's shard) takes the lock of every shard involved in
-//! ascending shard order, each lock message carrying that shard's part of the work, and
+//! The coordinator (the connection's shard) locks the command's keys on every shard involved,
+//! in ascending shard order, each lock message carrying that shard's part of the work, and
 //! releases them all at the end: strict two-phase locking, so no client can observe half of
-//! the command, and the ordering means two coordinators can never deadlock.
+//! the command, and the ordering means two coordinators can never deadlock. Only the keys
+//! are locked (`shard::gate`): commands and other transactions on other keys run meanwhile.
 //!
 //! Commands with a [`Split`] are cut into per-shard sub-commands (an MSET of the keys each
 //! shard owns) whose replies are merged. Any other keyed command is *gathered*: copies of its
@@ -140,8 +141,11 @@ async fn run_split(
         Split::SumKeys | Split::Mget | Split::Mset => {
             let mut replies: HashMap<usize, Vec<u8>> = HashMap::new();
             for (s, part) in parts {
+                let keys = part_keys(shard, &part, pairs);
                 let r = shard
-                    .lock_and_run(s, tx.id, move |sh| sub_command(sh, cmd, &part, db, resp))
+                    .lock_keys_and_run(s, tx.id, keys, move |sh| {
+                        sub_command(sh, cmd, &part, db, resp)
+                    })
                     .await;
                 replies.insert(s, r);
             }
@@ -174,8 +178,9 @@ async fn run_split(
                     probe.push(std::iter::once(part.args(i, 1).get(0)));
                 }
                 let exists = crate::commands::lookup(b"exists").unwrap();
+                let keys = part_keys(shard, part, true);
                 let r = shard
-                    .lock_and_run(s, tx.id, move |sh| {
+                    .lock_keys_and_run(s, tx.id, keys, move |sh| {
                         sub_command(sh, exists, &probe, db, resp)
                     })
                     .await;
@@ -226,9 +231,10 @@ async fn run_gathered(
         for k in keys {
             owner.insert(k.clone(), s);
         }
+        let hashes = keys.iter().map(|k| shard.key_hash(k)).collect();
         let keys = keys.clone();
         let got: Fetched = shard
-            .lock_and_run(s, tx.id, move |sh| {
+            .lock_keys_and_run(s, tx.id, hashes, move |sh| {
                 let now = now_ms();
                 let mut data = sh.data.borrow_mut();
                 let data = &mut *data;
@@ -356,6 +362,15 @@ async fn run_gathered(
     if let Some(events) = events {
         notify::publish(shard, notify_flags, events);
     }
+}
+
+/// The lock hashes of a sub-command's keys (`pairs`: its arguments are key-value pairs).
+fn part_keys(shard: &Shard, part: &PackedArgs, pairs: bool) -> Vec<u64> {
+    let step = if pairs { 2 } else { 1 };
+    (1..part.spans.len())
+        .step_by(step)
+        .map(|i| shard.key_hash(part.args(i, 1).get(0)))
+        .collect()
 }
 
 /// The integer of a `:n` reply (0 for anything else, e.g. an error).

@@ -1,9 +1,10 @@
 //! A shard: one core's slice of the keyspace and the messaging that links it to the others.
 //!
 //! Shards share nothing. A shard reaches another only by sending it a closure to run on its
-//! state ([`Shard::run_on`]); the answer comes back as a message. Cross-shard atomicity is a
-//! per-shard lock taken in ascending shard order (strict two-phase locking; see [`gate`] and
-//! `coord`), which single-shard commands never touch beyond one check of a `Cell`.
+//! state ([`Shard::run_on`]); the answer comes back as a message. Cross-shard atomicity is
+//! locks on keys (or on whole shards) taken in ascending shard order (strict two-phase
+//! locking; see [`gate`] and `coord`), which single-shard commands never touch beyond a check
+//! of three `Cell`s while nothing is locked.
 
 pub mod coord;
 pub mod gate;
@@ -49,12 +50,23 @@ pub enum Msg {
         tx: Option<TxId>,
         job: Job,
     },
-    /// Take the receiving shard's lock for `tx`, then run `job` under it.
+    /// Take the receiving shard's lock for `tx` (the keys `keys` by their
+    /// [`Shard::key_hash`], or the whole shard if None), then run `job` under it.
     Lock {
         from: usize,
         req: u64,
         tx: TxId,
+        keys: Option<Vec<u64>>,
         job: Job,
+    },
+    /// Run a connection's batch of single-shard commands (see `server::conn`), once none of
+    /// its keys is locked.
+    Batch {
+        from: usize,
+        req: u64,
+        batch: RemoteBatch,
+        db: usize,
+        resp: u8,
     },
     /// Run `job` on the receiving shard like `Run`, with no answer (one-way hand-offs such as
     /// replication batches).
@@ -316,25 +328,91 @@ impl Shard {
     ) -> T {
         if to == self.id {
             self.gate.wait_free(tx).await;
-            return f(self);
+            return self.gate.run_as(tx, || f(self));
         }
         self.request(to, f, |from, req, job| Msg::Run { from, req, tx, job })
             .await
     }
 
-    /// Takes shard `to`'s lock for `tx` and runs `f` under it, in one round trip.
+    /// Takes shard `to`'s whole lock for `tx` and runs `f` under it, in one round trip.
     pub async fn lock_and_run<T: Send + 'static>(
         self: &Rc<Self>,
         to: usize,
         tx: TxId,
         f: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
     ) -> T {
+        self.lock_some_and_run(to, tx, None, f).await
+    }
+
+    /// Locks keys on shard `to` for `tx` (by their [`Shard::key_hash`]) and runs `f` under
+    /// the locks, in one round trip. Other keys stay free for everyone else.
+    pub async fn lock_keys_and_run<T: Send + 'static>(
+        self: &Rc<Self>,
+        to: usize,
+        tx: TxId,
+        keys: Vec<u64>,
+        f: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
+    ) -> T {
+        self.lock_some_and_run(to, tx, Some(keys), f).await
+    }
+
+    async fn lock_some_and_run<T: Send + 'static>(
+        self: &Rc<Self>,
+        to: usize,
+        tx: TxId,
+        keys: Option<Vec<u64>>,
+        f: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
+    ) -> T {
         if to == self.id {
-            self.gate.acquire(tx).await;
-            return f(self);
+            match &keys {
+                Some(k) => self.gate.acquire_keys(tx, k).await,
+                None => self.gate.acquire(tx).await,
+            }
+            return self.gate.run_as(Some(tx), || f(self));
         }
-        self.request(to, f, |from, req, job| Msg::Lock { from, req, tx, job })
-            .await
+        self.request(to, f, |from, req, job| Msg::Lock {
+            from,
+            req,
+            tx,
+            keys,
+            job,
+        })
+        .await
+    }
+
+    /// Runs a connection's batch of commands on shard `to` (another shard), once none of
+    /// their keys is locked; returns the replies and where each ends.
+    pub async fn run_batch_on(
+        self: &Rc<Self>,
+        to: usize,
+        batch: RemoteBatch,
+        db: usize,
+        resp: u8,
+    ) -> (Vec<u8>, Vec<u32>) {
+        let (req, rx) = self.register();
+        let msg = Msg::Batch {
+            from: self.id,
+            req,
+            batch,
+            db,
+            resp,
+        };
+        self.send(to, msg).await;
+        *rx.await.downcast().expect("answer type")
+    }
+
+    /// The hash a key is locked by (the same on every shard).
+    #[inline]
+    pub fn key_hash(&self, key: &[u8]) -> u64 {
+        self.router.hash_one(key)
+    }
+
+    /// The key hashes of keyed command `cmd` (for [`Gate::keys_free`]).
+    pub fn command_key_hashes(&self, cmd: usize, args: &Args) -> Vec<u64> {
+        COMMANDS[cmd]
+            .key_positions(args)
+            .map(|p| self.key_hash(args.get(p)))
+            .collect()
     }
 
     /// Sends `f` to another shard in the message `wrap` builds, and waits for its answer.
@@ -473,30 +551,69 @@ impl Shard {
             match msg {
                 Msg::Run { from, req, tx, job } => {
                     if self.gate.is_free_for(tx) {
-                        let answer = job(&self);
+                        let answer = self.gate.run_as(tx, || job(&self));
                         self.answer(from, req, answer);
                     } else {
                         let me = self.clone();
                         glommio::spawn_local(async move {
                             me.gate.wait_free(tx).await;
-                            let answer = job(&me);
+                            let answer = me.gate.run_as(tx, || job(&me));
                             me.answer(from, req, answer);
                         })
                         .detach();
                     }
                 }
-                Msg::Lock { from, req, tx, job } => {
-                    if self.gate.try_acquire(tx) {
-                        let answer = job(&self);
-                        self.answer(from, req, answer);
-                    } else {
-                        let me = self.clone();
-                        glommio::spawn_local(async move {
-                            me.gate.acquire(tx).await;
-                            let answer = job(&me);
-                            me.answer(from, req, answer);
-                        })
-                        .detach();
+                Msg::Lock {
+                    from,
+                    req,
+                    tx,
+                    keys,
+                    job,
+                } => {
+                    let me = self.clone();
+                    let locked = async move {
+                        match &keys {
+                            Some(k) => me.gate.acquire_keys(tx, k).await,
+                            None => me.gate.acquire(tx).await,
+                        }
+                        let answer = me.gate.run_as(Some(tx), || job(&me));
+                        me.answer(from, req, answer);
+                    };
+                    // Run at once if the lock is free; otherwise on a task of its own.
+                    let mut locked = Box::pin(locked);
+                    if futures_lite::future::poll_once(&mut locked).await.is_none() {
+                        glommio::spawn_local(locked).detach();
+                    }
+                }
+                Msg::Batch {
+                    from,
+                    req,
+                    batch,
+                    db,
+                    resp,
+                } => {
+                    let hashes = || {
+                        let mut h = vec![];
+                        for &(cmd, first, n) in &batch.cmds {
+                            let args = batch.args.args(first as usize, n as usize);
+                            h.extend(self.command_key_hashes(cmd as usize, &args));
+                        }
+                        h
+                    };
+                    match self.gate.keys_free(hashes) {
+                        Ok(()) => {
+                            let answer = self.execute_batch(&batch, db, resp);
+                            self.answer(from, req, Box::new(answer));
+                        }
+                        Err(hashes) => {
+                            let me = self.clone();
+                            glommio::spawn_local(async move {
+                                me.gate.wait_keys_free(&hashes).await;
+                                let answer = me.execute_batch(&batch, db, resp);
+                                me.answer(from, req, Box::new(answer));
+                            })
+                            .detach();
+                        }
                     }
                 }
                 Msg::Post { job } => {
