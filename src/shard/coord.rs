@@ -140,16 +140,34 @@ async fn run_split(
     match split {
         Split::SumKeys | Split::Mget | Split::Mset => {
             let mut replies: HashMap<usize, Vec<u8>> = HashMap::new();
+            let last = *shards.last().expect("a split command has keys");
+            let mut last_released = false;
             for (s, part) in parts {
                 let keys = part_keys(shard, &part, pairs);
-                let r = shard
+                // Once the last shard's part is done the command has every lock it will take
+                // and all its work is done, so that shard's keys can go at once (two-phase
+                // locking still holds; it saves the unlock message). Not while writes are
+                // captured: the replication unit and the log need every part held until the
+                // whole unit is sent.
+                let (early, id) = (tx.owned && s == last, tx.id);
+                let (r, released) = shard
                     .lock_keys_and_run(s, tx.id, keys, move |sh| {
-                        sub_command(sh, cmd, &part, db, resp)
+                        let r = sub_command(sh, cmd, &part, db, resp);
+                        let release = early && !sh.repl.capture.get();
+                        if release {
+                            sh.gate.release(id);
+                        }
+                        (r, release)
                     })
                     .await;
+                last_released |= released;
                 replies.insert(s, r);
             }
-            unlock_all(shard, shards.iter().copied(), tx).await;
+            let held = shards
+                .iter()
+                .copied()
+                .filter(|&s| !(last_released && s == last));
+            unlock_all(shard, held, tx).await;
             match split {
                 Split::SumKeys => {
                     let total: i64 = replies.values().map(|r| parse_int_reply(r)).sum();
