@@ -69,8 +69,29 @@ pub struct Gate {
     /// Tasks waiting for a key to be released, and how many releases there have been.
     key_waiters: RefCell<Vec<Waker>>,
     releases: Cell<u64>,
+    /// Transactions waiting for keys, oldest first (ticket, transaction, keys): a newer one
+    /// may not take a key an older one waits for, so none starves on a hot key.
+    intents: RefCell<Vec<(u64, TxId, Vec<u64>)>>,
     /// The transaction whose work is running on the shard right now (see [`Gate::run_as`]).
     running: Cell<Option<TxId>>,
+}
+
+/// A transaction's place among those waiting for keys, given up when it has them or stops
+/// waiting.
+struct Intent<'a> {
+    gate: &'a Gate,
+    ticket: u64,
+}
+
+impl Drop for Intent<'_> {
+    fn drop(&mut self) {
+        self.gate
+            .intents
+            .borrow_mut()
+            .retain(|(t, _, _)| *t != self.ticket);
+        // Newer transactions it held back may go now.
+        self.gate.wake_key_waiters();
+    }
 }
 
 /// A place in the queue, given up if the waiting future is dropped (its client went away).
@@ -174,14 +195,23 @@ impl Gate {
     /// locks on them. Within a transaction that holds the whole shard it does nothing.
     pub async fn acquire_keys(&self, tx: TxId, hashes: &[u64]) {
         let mut had_turn = false;
+        let mut intent: Option<Intent> = None;
         loop {
-            match self.try_acquire_keys(tx, hashes, had_turn) {
+            let ticket = intent.as_ref().map(|i| i.ticket);
+            match self.try_acquire_keys(tx, hashes, had_turn, ticket) {
                 Ok(()) => return,
                 Err(Blocked::Gate) => {
                     self.wait(Wants::Keyed, Some(tx)).await;
                     had_turn = true;
                 }
                 Err(Blocked::Keys) => {
+                    if intent.is_none() {
+                        let ticket = self.next_id.get();
+                        self.next_id.set(ticket + 1);
+                        let entry = (ticket, tx, hashes.to_vec());
+                        self.intents.borrow_mut().push(entry);
+                        intent = Some(Intent { gate: self, ticket });
+                    }
                     self.wait_key_release().await;
                     had_turn = false;
                 }
@@ -190,7 +220,14 @@ impl Gate {
     }
 
     /// `had_turn`: the caller just left the front of the queue, so those behind it wait.
-    fn try_acquire_keys(&self, tx: TxId, hashes: &[u64], had_turn: bool) -> Result<(), Blocked> {
+    /// `ticket`: the caller's place among the transactions waiting for keys, if it has one.
+    fn try_acquire_keys(
+        &self,
+        tx: TxId,
+        hashes: &[u64],
+        had_turn: bool,
+        ticket: Option<u64>,
+    ) -> Result<(), Blocked> {
         if self.holder.get() == Some(tx) {
             return Ok(());
         }
@@ -199,7 +236,9 @@ impl Gate {
             return Err(Blocked::Gate);
         }
         let mut keys = self.keys.borrow_mut();
-        if hashes.iter().any(|h| keys.get(h).is_some_and(|&t| t != tx)) {
+        if hashes.iter().any(|h| keys.get(h).is_some_and(|&t| t != tx))
+            || self.wanted_before(tx, hashes, ticket)
+        {
             return Err(Blocked::Keys);
         }
         for &h in hashes {
@@ -212,6 +251,24 @@ impl Gate {
         }
         self.locked.set(txs.len());
         Ok(())
+    }
+
+    /// Whether another transaction that has waited longer (than `ticket`; None: than a
+    /// newcomer) wants one of `hashes`.
+    fn wanted_before(&self, tx: TxId, hashes: &[u64], ticket: Option<u64>) -> bool {
+        self.intents
+            .borrow()
+            .iter()
+            .take_while(|(t, _, _)| ticket.is_none_or(|mine| *t < mine))
+            .any(|(_, other, want)| *other != tx && want.iter().any(|h| hashes.contains(h)))
+    }
+
+    /// Wakes every task waiting for a key (they look again).
+    fn wake_key_waiters(&self) {
+        self.releases.set(self.releases.get() + 1);
+        for w in std::mem::take(&mut *self.key_waiters.borrow_mut()) {
+            w.wake();
+        }
     }
 
     /// Waits for the next release of key locks.
@@ -276,10 +333,7 @@ impl Gate {
                 }
             }
         }
-        self.releases.set(self.releases.get() + 1);
-        for w in std::mem::take(&mut *self.key_waiters.borrow_mut()) {
-            w.wake();
-        }
+        self.wake_key_waiters();
         if self.locked.get() == 0 {
             self.wake_first();
         }
@@ -452,6 +506,34 @@ mod tests {
             opaque.await;
             assert_eq!(log.borrow()[2..], ["tx 3 whole", "opaque"]);
             assert!(gate.is_free_for(None));
+        });
+    }
+    /// A transaction waiting for a key gets it before one that asks later, however the
+    /// tasks are polled: no transaction starves on a hot key.
+    #[test]
+    fn waiting_transactions_are_not_overtaken_on_their_keys() {
+        glommio::LocalExecutor::default().run(async {
+            let gate = Rc::new(Gate::default());
+            gate.acquire_keys(1, &[10]).await;
+            let g = gate.clone();
+            let waiting = glommio::spawn_local(async move {
+                g.acquire_keys(2, &[10, 11]).await;
+            });
+            futures_lite::future::yield_now().await;
+            gate.release(1);
+            // Before tx 2 has run again: a newcomer on one of its keys must wait, one on
+            // other keys need not.
+            assert!(matches!(
+                gate.try_acquire_keys(3, &[11], false, None),
+                Err(Blocked::Keys)
+            ));
+            assert!(gate.try_acquire_keys(4, &[12], false, None).is_ok());
+            waiting.await;
+            assert!(gate.is_free_for(Some(2)));
+            gate.release(2);
+            gate.release(4);
+            assert!(gate.intents.borrow().is_empty());
+            assert!(gate.try_acquire_keys(3, &[11], false, None).is_ok());
         });
     }
 }
