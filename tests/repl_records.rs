@@ -71,6 +71,39 @@ fn join(a: &Server, b: &Server) {
     converged(a, b);
 }
 
+/// A thread running `check` on its own connection to `server` over and over, until
+/// [`Watcher::finish`].
+struct Watcher {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+fn watch(
+    server: &Server,
+    mut check: impl FnMut(&mut redis::Connection) + Send + 'static,
+) -> Watcher {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut c = server.conn();
+    let flag = stop.clone();
+    let thread = std::thread::spawn(move || {
+        let mut runs = 0;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            check(&mut c);
+            runs += 1;
+        }
+        runs
+    });
+    Watcher { stop, thread }
+}
+
+impl Watcher {
+    /// Stops the thread (re-raising its panic) and returns how many checks it ran.
+    fn finish(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
 fn converged(a: &Server, b: &Server) {
     let (mut ca, mut cb) = (a.conn(), b.conn());
     wait_for(
@@ -148,24 +181,11 @@ fn a_transaction_across_shards_replicates_whole() {
     let (a, b) = pair(&[]);
     let (mut ca, mut cb) = (a.conn(), b.conn());
     // A reader on B must never see the counters apart: each EXEC moves both.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = {
-        let stop = stop.clone();
-        let mut c = b.conn();
-        std::thread::spawn(move || {
-            let mut seen = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let (x, y): (Option<i64>, Option<i64>) = redis::cmd("MGET")
-                    .arg("tx:x")
-                    .arg("tx:y")
-                    .query(&mut c)
-                    .unwrap();
-                assert_eq!(x, y, "a reader on B saw half a transaction");
-                seen += 1;
-            }
-            seen
-        })
-    };
+    let reader = watch(&b, |c| {
+        let (x, y): (Option<i64>, Option<i64>) =
+            redis::cmd("MGET").arg("tx:x").arg("tx:y").query(c).unwrap();
+        assert_eq!(x, y, "a reader on B saw half a transaction");
+    });
     for _ in 0..300 {
         let r: Vec<i64> = redis::pipe()
             .atomic()
@@ -181,8 +201,7 @@ fn a_transaction_across_shards_replicates_whole() {
         let v: Option<i64> = redis::cmd("GET").arg("tx:y").query(&mut cb).unwrap();
         v == Some(300)
     });
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(reader.join().unwrap() > 0);
+    assert!(reader.finish() > 0);
     converged(&a, &b);
 }
 
@@ -196,26 +215,15 @@ fn concurrent_cross_shard_commands_replicate_each_whole() {
     const ROUNDS: i64 = 200;
     let (a, b) = pair(&[]);
     let keys = |w: usize| -> Vec<String> { (0..KEYS).map(|k| format!("w{w}:k{k}")).collect() };
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = {
-        let stop = stop.clone();
-        let mut c = b.conn();
-        std::thread::spawn(move || {
-            let mut seen = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                for w in 0..WRITERS {
-                    let v: Vec<Option<i64>> =
-                        redis::cmd("MGET").arg(keys(w)).query(&mut c).unwrap();
-                    assert!(
-                        v.windows(2).all(|p| p[0] == p[1]),
-                        "a reader on B saw half of writer {w}'s MSET: {v:?}"
-                    );
-                }
-                seen += 1;
-            }
-            seen
-        })
-    };
+    let reader = watch(&b, move |c| {
+        for w in 0..WRITERS {
+            let v: Vec<Option<i64>> = redis::cmd("MGET").arg(keys(w)).query(c).unwrap();
+            assert!(
+                v.windows(2).all(|p| p[0] == p[1]),
+                "a reader on B saw half of writer {w}'s MSET: {v:?}"
+            );
+        }
+    });
     std::thread::scope(|s| {
         for w in 0..WRITERS {
             let mut c = a.conn();
@@ -240,8 +248,7 @@ fn concurrent_cross_shard_commands_replicate_each_whole() {
             v == Some(ROUNDS)
         })
     });
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(reader.join().unwrap() > 0);
+    assert!(reader.finish() > 0);
     converged(&a, &b);
 }
 

@@ -365,7 +365,7 @@ async fn connection_loop(
                     }
                     None => {
                         recv_misses += eager as u32;
-                        stream.read(&mut rbuf[end..]).await?
+                        read_through_glommio(stream, fd, &mut rbuf[end..]).await?
                     }
                 }
             }
@@ -547,6 +547,23 @@ fn hand_to_replication(
         ))
         .detach();
     });
+}
+
+/// Waits for data through glommio and reads it. glommio's read arms an io_uring poll to
+/// wait, and after a read that does not fill the buffer it arms another at once for the
+/// next data; when that data comes, the poll's completion interrupts the shard (task work,
+/// a rescheduling IPI) even though `try_recv` takes the data anyway. So glommio reads one
+/// byte, which it always fills, and the rest comes from a plain `recv`.
+async fn read_through_glommio(
+    stream: &mut TcpStream,
+    fd: i32,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    let n = stream.read(&mut buf[..1]).await?;
+    if n == 0 {
+        return Ok(0);
+    }
+    Ok(n + try_recv(fd, &mut buf[1..]).unwrap_or(0))
 }
 
 /// A plain non-blocking `recv`: Some(bytes read, 0 at end of stream) when data (or the end)
