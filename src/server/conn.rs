@@ -365,7 +365,18 @@ async fn connection_loop(
                     }
                     None => {
                         recv_misses += eager as u32;
-                        read_through_glommio(stream, fd, &mut rbuf[end..]).await?
+                        // A pipelining client is usually about to send: let the other ready
+                        // connections run and look once more before arming a poll.
+                        let again = if eager {
+                            futures_lite::future::yield_now().await;
+                            try_recv(fd, &mut rbuf[end..])
+                        } else {
+                            None
+                        };
+                        match again {
+                            Some(n) => n,
+                            None => read_through_glommio(stream, fd, &mut rbuf[end..]).await?,
+                        }
                     }
                 }
             }
