@@ -15,7 +15,7 @@
 //! created and deleted again between WATCH and EXEC leaves no stamp to compare). The
 //! watchers are released when the connection unwatches, runs EXEC or DISCARD, resets or goes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use super::conn::{route, ConnState, RemoteBatch};
@@ -285,13 +285,19 @@ async fn exec(st: &mut ConnState, out: &mut Vec<u8>) {
     if keyspace_wide {
         involved.extend(0..shard.nshards);
     }
+    let key_locks = (!keyspace_wide).then(|| keys_to_lock(st, &batch)).flatten();
     let tx = shard.new_tx();
     let mut changed = false;
     for &s in &involved {
         let (keys, then) = watched_on(st, s);
-        changed |= shard
-            .lock_and_run(s, tx, move |sh| stamps(sh, &keys) != then)
-            .await;
+        let check = move |sh: &Rc<Shard>| stamps(sh, &keys) != then;
+        changed |= match &key_locks {
+            Some(by_shard) => {
+                let hashes = by_shard.get(&s).cloned().unwrap_or_default();
+                shard.lock_keys_and_run(s, tx, hashes, check).await
+            }
+            None => shard.lock_and_run(s, tx, check).await,
+        };
     }
     unwatch_all(st);
     st.client.multi.set(-1);
@@ -310,7 +316,10 @@ async fn exec(st: &mut ConnState, out: &mut Vec<u8>) {
             }
             (_, Some(s)) if s == shard.id => {
                 let cfg = shard.config();
-                shard.execute(&cfg, cmd, args, st.db, st.resp, now_ms(), out);
+                let (db, resp) = (st.db, st.resp);
+                shard.gate.run_as(Some(tx), || {
+                    shard.execute(&cfg, cmd, args, db, resp, now_ms(), out)
+                });
             }
             (_, Some(s)) => {
                 let mut one = PackedArgs::default();
@@ -336,6 +345,50 @@ async fn exec(st: &mut ConnState, out: &mut Vec<u8>) {
 
 async fn unlock(shard: &Rc<Shard>, shards: &BTreeSet<usize>, tx: u64) {
     shard.unlock_all(shards.iter().copied(), tx).await;
+}
+
+/// The keys EXEC locks on each shard (by `Shard::key_hash`): the watched keys and every
+/// key of the queued commands. None when a command may touch keys it does not name (a
+/// connection command other than a few that touch none, or a keyed command without keys):
+/// then EXEC takes the whole shards.
+fn keys_to_lock(st: &ConnState, batch: &RemoteBatch) -> Option<BTreeMap<usize, Vec<u64>>> {
+    let shard = &st.shard;
+    let mut by_shard: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+    let mut add = |key: &[u8]| {
+        by_shard
+            .entry(shard.shard_of(key))
+            .or_default()
+            .push(shard.key_hash(key));
+    };
+    for w in &st.watched {
+        add(&w.key);
+    }
+    for &(idx, first, len) in &batch.cmds {
+        let def = &COMMANDS[idx as usize];
+        match def.kind {
+            Kind::Conn(c) if touches_no_keys(c) => {}
+            Kind::Conn(_) => return None,
+            _ => {
+                let args = batch.args.args(first as usize, len as usize);
+                let mut any = false;
+                for p in def.key_positions(&args) {
+                    add(args.get(p));
+                    any = true;
+                }
+                if !any {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(by_shard)
+}
+
+/// Connection commands that touch no key (SELECT only changes which database the next
+/// commands use; keys are locked whatever their database).
+fn touches_no_keys(c: ConnCmd) -> bool {
+    use ConnCmd::*;
+    matches!(c, Ping | Echo | Time | Select | Publish | Spublish)
 }
 
 /// Connection commands that read or change the whole keyspace: inside EXEC they need every
