@@ -1,11 +1,13 @@
 //! A shard's lock for cross-shard commands, at two grains.
 //!
-//! - **Keys.** A command whose keys span shards (MSET, DEL, RENAME, SMOVE, a *STORE) locks
-//!   just its keys on each shard it touches ([`Gate::acquire_keys`]). Commands on other keys
-//!   go on running, and so do other transactions on other keys; a keyed command names its
-//!   keys and waits only if one of them is locked ([`Gate::wait_keys_free`]).
-//! - **The whole shard.** MULTI/EXEC, FLUSHALL, SWAPDB, the start of a snapshot and
-//!   replicated transactions take the shard ([`Gate::acquire`]), once no key is locked.
+//! - **Keys.** A command whose keys span shards (MSET, DEL, RENAME, SMOVE, a *STORE), and
+//!   an EXEC whose commands all name their keys, lock just those keys on each shard they
+//!   touch ([`Gate::acquire_keys`]). Commands on other keys go on running, and so do other
+//!   transactions on other keys; a keyed command names its keys and waits only if one of
+//!   them is locked ([`Gate::wait_keys_free`]).
+//! - **The whole shard.** An EXEC with a command that may touch any key (SORT, DBSIZE, …),
+//!   FLUSHALL, SWAPDB, the start of a snapshot and replicated transactions take the shard
+//!   ([`Gate::acquire`]), once no key is locked.
 //!
 //! Work the gate cannot see into (a closure another shard sent, replication's merges) is
 //! taken to touch every key: it waits until no key is locked ([`Gate::wait_free`]).
