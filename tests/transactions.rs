@@ -753,27 +753,49 @@ fn the_redis_crate_sees_an_aborted_transaction_as_nil() {
 // Atomicity under concurrency
 // ---------------------------------------------------------------------------------------------
 
+/// How long the loops of a concurrency test run at least (more races to catch).
 const RUN_FOR: Duration = Duration::from_secs(2);
 /// Each looping thread must have done at least this many round trips.
 const MIN_OPS: u64 = 20;
+/// A loaded machine gets this long to reach what a test waits for.
+const DEADLINE: Duration = Duration::from_secs(60);
 
-/// Runs `f(i)` for i = 0, 1, ... until `stop` is set; returns how many runs were done.
-fn looping(stop: &AtomicBool, mut f: impl FnMut(u64)) -> u64 {
+/// The loops of a concurrency test: each runs until `stop`; `warm` counts the loops that
+/// have done MIN_OPS runs.
+#[derive(Default)]
+struct Loops {
+    stop: AtomicBool,
+    warm: AtomicU64,
+}
+
+/// Runs `f(i)` for i = 0, 1, ... until the loops are stopped; returns how many runs were done.
+fn looping(loops: &Loops, mut f: impl FnMut(u64)) -> u64 {
     let mut n = 0;
-    while !stop.load(Ordering::Relaxed) {
+    while !loops.stop.load(Ordering::Relaxed) {
         f(n);
         n += 1;
+        if n == MIN_OPS {
+            loops.warm.fetch_add(1, Ordering::Relaxed);
+        }
     }
     n
 }
 
-/// Sets `stop` after RUN_FOR (the main thread's job inside a scope).
-fn stop_after(stop: &AtomicBool) {
+/// Stops the loops (the main thread's job inside a scope) once they have run for RUN_FOR,
+/// all `threads` of them have done MIN_OPS runs and `also` holds; fails after DEADLINE.
+fn stop_when(loops: &Loops, threads: u64, also: impl Fn() -> bool) {
     let start = Instant::now();
-    while start.elapsed() < RUN_FOR {
+    while start.elapsed() < RUN_FOR || loops.warm.load(Ordering::Relaxed) < threads || !also() {
+        if start.elapsed() > DEADLINE {
+            loops.stop.store(true, Ordering::Relaxed);
+            panic!(
+                "after {DEADLINE:?}: {} of {threads} loops did {MIN_OPS} runs",
+                loops.warm.load(Ordering::Relaxed)
+            );
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
-    stop.store(true, Ordering::Relaxed);
+    loops.stop.store(true, Ordering::Relaxed);
 }
 
 fn exec_pair(c: &mut Connection, a: &str, b: &str) -> (Option<String>, Option<String>) {
@@ -791,7 +813,7 @@ fn exec_pair(c: &mut Connection, a: &str, b: &str) -> (Option<String>, Option<St
 fn readers_never_see_half_of_a_cross_shard_transaction() {
     let t = Two::start();
     let (a, bk) = (t.k(0, 0).to_string(), t.k(1, 0).to_string());
-    let stop = AtomicBool::new(false);
+    let stop = Loops::default();
     let writes = AtomicU64::new(0);
     let (tx_reads, mget_reads) = (AtomicU64::new(0), AtomicU64::new(0));
     let changes_seen = AtomicU64::new(0);
@@ -845,7 +867,7 @@ fn readers_never_see_half_of_a_cross_shard_transaction() {
                 assert!(n >= MIN_OPS, "reader {r} did only {n} reads");
             });
         }
-        stop_after(&stop);
+        stop_when(&stop, 6, || changes_seen.load(Ordering::Relaxed) > 3);
     });
     let (tx_reads, mget_reads) = (tx_reads.into_inner(), mget_reads.into_inner());
     assert!(
@@ -864,7 +886,7 @@ fn readers_never_see_half_of_a_cross_shard_transaction() {
 fn incr_pairs_in_transactions_stay_equal() {
     let t = Two::start();
     let (a, bk) = (t.k(1, 1).to_string(), t.k(0, 1).to_string());
-    let stop = AtomicBool::new(false);
+    let stop = Loops::default();
     let incs = AtomicU64::new(0);
     let conns: Vec<Connection> = (0..5).map(|_| t.server.conn()).collect();
     std::thread::scope(|scope| {
@@ -906,7 +928,7 @@ fn incr_pairs_in_transactions_stay_equal() {
                 assert!(n >= MIN_OPS, "reader {r} did only {n} reads");
             });
         }
-        stop_after(&stop);
+        stop_when(&stop, 5, || true);
     });
     let total = incs.into_inner();
     let mut c = t.server.conn();
@@ -920,7 +942,7 @@ fn cross_shard_transfers_keep_the_total() {
     let (x, y) = (t.k(0, 2).to_string(), t.k(1, 2).to_string());
     let mut setup = t.server.conn();
     ok(&mut setup, &["MSET", &x, "1000", &y, "1000"]);
-    let stop = AtomicBool::new(false);
+    let stop = Loops::default();
     let (x_to_y, y_to_x, reads) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
     let conns: Vec<Connection> = (0..4).map(|_| t.server.conn()).collect();
     std::thread::scope(|scope| {
@@ -968,7 +990,7 @@ fn cross_shard_transfers_keep_the_total() {
                 reads.fetch_add(n, Ordering::Relaxed);
             });
         }
-        stop_after(&stop);
+        stop_when(&stop, 4, || true);
     });
     let (xy, yx) = (x_to_y.into_inner() as i64, y_to_x.into_inner() as i64);
     let v: (i64, i64) = command(&["MGET", &x, &y]).query(&mut setup).unwrap();
@@ -980,7 +1002,7 @@ fn optimistic_increments_with_watch_lose_no_update() {
     let t = Two::start();
     // One counter on each shard, watched and incremented together.
     let (p, q) = (t.k(0, 3).to_string(), t.k(1, 3).to_string());
-    let stop = AtomicBool::new(false);
+    let stop = Loops::default();
     let (won, lost) = (AtomicU64::new(0), AtomicU64::new(0));
     let conns: Vec<Connection> = (0..4).map(|_| t.server.conn()).collect();
     std::thread::scope(|scope| {
@@ -1010,7 +1032,9 @@ fn optimistic_increments_with_watch_lose_no_update() {
                 assert!(done >= MIN_OPS, "client {n} did only {done} attempts");
             });
         }
-        stop_after(&stop);
+        stop_when(&stop, 4, || {
+            won.load(Ordering::Relaxed) >= MIN_OPS && lost.load(Ordering::Relaxed) > 0
+        });
     });
     let won = won.into_inner();
     assert!(won >= MIN_OPS, "only {won} transactions succeeded");
@@ -1036,7 +1060,7 @@ fn single_shard_transactions_never_see_half_of_a_cross_shard_one() {
         t.k(0, 1).to_string(),
         t.k(1, 1).to_string(),
     ];
-    let stop = AtomicBool::new(false);
+    let stop = Loops::default();
     let conns: Vec<Connection> = (0..6).map(|_| t.server.conn()).collect();
     std::thread::scope(|scope| {
         let mut conns = conns.into_iter();
@@ -1069,6 +1093,6 @@ fn single_shard_transactions_never_see_half_of_a_cross_shard_one() {
                 assert!(n >= MIN_OPS, "reader {r} did only {n} reads");
             });
         }
-        stop_after(&stop);
+        stop_when(&stop, 6, || true);
     });
 }

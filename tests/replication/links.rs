@@ -676,9 +676,26 @@ fn sync_progress_percent_stays_within_100() {
         }
         let _: () = pipe.query(&mut ca).unwrap();
     }
-    replicaof(&b, "127.0.0.1", a.port);
-    let mut cb = b.conn();
+    // The proxy holds A's snapshot until B has shown its progress mid-sync, however fast
+    // the transfer would be.
+    let proxy = Proxy::start(a.port);
+    proxy.hold_after(b"FULLRESYNC");
+    replicaof(&b, "127.0.0.1", proxy.port);
     let mut seen = vec![];
+    wait_node(
+        &b,
+        "progress shown mid-sync",
+        Duration::from_secs(10),
+        |c| {
+            let p = info_field(c, "replication", "master_sync_perc");
+            if let Some(p) = &p {
+                seen.push(("receiver", p.parse::<f64>().unwrap()));
+            }
+            p.is_some()
+        },
+    );
+    proxy.heal();
+    let mut cb = b.conn();
     let start = Instant::now();
     loop {
         let m = info_map(&mut cb, "replication");
