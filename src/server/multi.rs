@@ -261,31 +261,49 @@ async fn exec(st: &mut ConnState, out: &mut Vec<u8>) {
         return;
     }
 
-    // The general path: lock every shard involved, in ascending order.
+    // The general path: lock every shard involved, in ascending order; only the keys when
+    // every command names its keys (`key_locks`, per shard, by `Shard::key_hash`; the
+    // watched keys too), else the whole shards.
     let mut involved: BTreeSet<usize> = watch_shards;
+    let mut key_locks: Option<BTreeMap<usize, Vec<u64>>> = Some(BTreeMap::new());
+    let lock_key = |locks: &mut Option<BTreeMap<usize, Vec<u64>>>, key: &[u8]| {
+        let s = shard.shard_of(key);
+        if let Some(by_shard) = locks {
+            by_shard.entry(s).or_default().push(shard.key_hash(key));
+        }
+        s
+    };
+    for w in &st.watched {
+        lock_key(&mut key_locks, &w.key);
+    }
     let mut keyspace_wide = false;
     for (i, &(idx, first, len)) in batch.cmds.iter().enumerate() {
         let def = &COMMANDS[idx as usize];
         match def.kind {
-            Kind::Conn(c) => keyspace_wide |= touches_keyspace(c),
-            _ => match targets[i] {
-                Some(s) => {
-                    involved.insert(s);
+            Kind::Conn(c) => {
+                keyspace_wide |= touches_keyspace(c);
+                if !touches_no_keys(c) {
+                    key_locks = None;
                 }
-                None => {
-                    let args = batch.args.args(first as usize, len as usize);
-                    involved.extend(
-                        def.key_positions(&args)
-                            .map(|p| shard.shard_of(args.get(p))),
-                    );
+            }
+            _ => {
+                let args = batch.args.args(first as usize, len as usize);
+                let mut named = false;
+                for p in def.key_positions(&args) {
+                    involved.insert(lock_key(&mut key_locks, args.get(p)));
+                    named = true;
                 }
-            },
+                if !named {
+                    // Where a command without keys runs; what it touches is not known.
+                    involved.extend(targets[i]);
+                    key_locks = None;
+                }
+            }
         }
     }
     if keyspace_wide {
         involved.extend(0..shard.nshards);
     }
-    let key_locks = (!keyspace_wide).then(|| keys_to_lock(st, &batch)).flatten();
     let tx = shard.new_tx();
     let mut changed = false;
     for &s in &involved {
@@ -347,45 +365,8 @@ async fn unlock(shard: &Rc<Shard>, shards: &BTreeSet<usize>, tx: u64) {
     shard.unlock_all(shards.iter().copied(), tx).await;
 }
 
-/// The keys EXEC locks on each shard (by `Shard::key_hash`): the watched keys and every
-/// key of the queued commands. None when a command may touch keys it does not name (a
-/// connection command other than a few that touch none, or a keyed command without keys):
-/// then EXEC takes the whole shards.
-fn keys_to_lock(st: &ConnState, batch: &RemoteBatch) -> Option<BTreeMap<usize, Vec<u64>>> {
-    let shard = &st.shard;
-    let mut by_shard: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
-    let mut add = |key: &[u8]| {
-        by_shard
-            .entry(shard.shard_of(key))
-            .or_default()
-            .push(shard.key_hash(key));
-    };
-    for w in &st.watched {
-        add(&w.key);
-    }
-    for &(idx, first, len) in &batch.cmds {
-        let def = &COMMANDS[idx as usize];
-        match def.kind {
-            Kind::Conn(c) if touches_no_keys(c) => {}
-            Kind::Conn(_) => return None,
-            _ => {
-                let args = batch.args.args(first as usize, len as usize);
-                let mut any = false;
-                for p in def.key_positions(&args) {
-                    add(args.get(p));
-                    any = true;
-                }
-                if !any {
-                    return None;
-                }
-            }
-        }
-    }
-    Some(by_shard)
-}
-
-/// Connection commands that touch no key (SELECT only changes which database the next
-/// commands use; keys are locked whatever their database).
+/// Connection commands that touch no key, which EXEC may run under key locks (SELECT only
+/// changes which database the next commands use; keys are locked whatever their database).
 fn touches_no_keys(c: ConnCmd) -> bool {
     use ConnCmd::*;
     matches!(c, Ping | Echo | Time | Select | Publish | Spublish)

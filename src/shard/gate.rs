@@ -193,6 +193,15 @@ impl Gate {
         hashes.iter().any(|h| keys.contains_key(h))
     }
 
+    /// Locks keys `hashes` for `tx` ([`Gate::acquire_keys`]), or the whole shard if None
+    /// ([`Gate::acquire`]).
+    pub async fn lock(&self, tx: TxId, hashes: Option<&[u64]>) {
+        match hashes {
+            Some(h) => self.acquire_keys(tx, h).await,
+            None => self.acquire(tx).await,
+        }
+    }
+
     /// Locks keys `hashes` for `tx`, waiting for the shard and for other transactions'
     /// locks on them. Within a transaction that holds the whole shard it does nothing.
     pub async fn acquire_keys(&self, tx: TxId, hashes: &[u64]) {

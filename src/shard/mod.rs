@@ -364,10 +364,7 @@ impl Shard {
         f: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
     ) -> T {
         if to == self.id {
-            match &keys {
-                Some(k) => self.gate.acquire_keys(tx, k).await,
-                None => self.gate.acquire(tx).await,
-            }
+            self.gate.lock(tx, keys.as_deref()).await;
             return self.gate.run_as(Some(tx), || f(self));
         }
         self.request(to, f, |from, req, job| Msg::Lock {
@@ -389,16 +386,14 @@ impl Shard {
         db: usize,
         resp: u8,
     ) -> (Vec<u8>, Vec<u32>) {
-        let (req, rx) = self.register();
-        let msg = Msg::Batch {
-            from: self.id,
+        self.ask(to, |from, req| Msg::Batch {
+            from,
             req,
             batch,
             db,
             resp,
-        };
-        self.send(to, msg).await;
-        *rx.await.downcast().expect("answer type")
+        })
+        .await
     }
 
     /// The hash a key is locked by (the same on every shard).
@@ -422,9 +417,15 @@ impl Shard {
         f: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
         wrap: impl FnOnce(usize, u64, Job) -> Msg,
     ) -> T {
-        let (req, rx) = self.register();
         let job: Job = Box::new(move |s| Box::new(f(s)));
-        self.send(to, wrap(self.id, req, job)).await;
+        self.ask(to, |from, req| wrap(from, req, job)).await
+    }
+
+    /// Sends another shard the message `msg` builds (from this shard, with a fresh request
+    /// number) and waits for the answer, of type `T`.
+    async fn ask<T: 'static>(&self, to: usize, msg: impl FnOnce(usize, u64) -> Msg) -> T {
+        let (req, rx) = self.register();
+        self.send(to, msg(self.id, req)).await;
         *rx.await.downcast::<T>().expect("answer type")
     }
 
@@ -572,10 +573,7 @@ impl Shard {
                 } => {
                     let me = self.clone();
                     let locked = async move {
-                        match &keys {
-                            Some(k) => me.gate.acquire_keys(tx, k).await,
-                            None => me.gate.acquire(tx).await,
-                        }
+                        me.gate.lock(tx, keys.as_deref()).await;
                         let answer = me.gate.run_as(Some(tx), || job(&me));
                         me.answer(from, req, answer);
                     };
