@@ -5,4 +5,8 @@ fn main() {
         .file("src/native/longdouble.c")
         .warnings(true)
         .compile("tandem_native");
+    // The tandem binary sets glommio's io_uring rings up with IORING_SETUP_COOP_TASKRUN by
+    // wrapping liburing's setup call (src/main.rs, `ring_setup`). Binaries only: the wrapper
+    // lives in main.rs, and tests and benches do not need it.
+    println!("cargo:rustc-link-arg-bins=-Wl,--wrap=__sys_io_uring_setup");
 }

@@ -89,6 +89,7 @@ options! {
     SpinBeforeParkUs = "spin-before-park-us": Int { min: 0, max: 100_000 }, "50", IMMUTABLE;
     InteractivePreemptUs = "interactive-preempt-us": Int { min: 0, max: 100_000 }, "50", IMMUTABLE;
     ExecutorKickMs = "executor-kick-ms": Int { min: 0, max: 10_000 }, "5", IMMUTABLE;
+    IoUringCoopTaskrun = "io-uring-coop-taskrun": Bool, "yes", IMMUTABLE;
     IoThreads = "io-threads": Int { min: 1, max: 128 }, "1", IMMUTABLE | ACCEPTED;
     IoThreadsDoReads = "io-threads-do-reads": Bool, "no", IMMUTABLE | ACCEPTED;
     // General.
