@@ -985,7 +985,6 @@ pub async fn info_text(shard: &Rc<Shard>, tx: Option<TxId>, wanted: &[String]) -
         counters.net_output_bytes += r.counters.net_output_bytes;
         counters.reads_processed += r.counters.reads_processed;
         counters.writes_processed += r.counters.writes_processed;
-        counters.queue_moves += r.counters.queue_moves;
         for (i, (k, e)) in r.keyspace.iter().enumerate() {
             keyspace[i].0 += k;
             keyspace[i].1 += e;
@@ -1046,7 +1045,7 @@ pub async fn info_text(shard: &Rc<Shard>, tx: Option<TxId>, wanted: &[String]) -
     if want("stats") {
         let _ = write!(
             t,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{ops}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:0\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntotal_error_replies:{}\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\ntandem_connection_queue_moves:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{ops}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:0\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntotal_error_replies:{}\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\n\r\n",
             counters.connections_received,
             cmdstats.total_commands,
             counters.net_input_bytes,
@@ -1058,7 +1057,6 @@ pub async fn info_text(shard: &Rc<Shard>, tx: Option<TxId>, wanted: &[String]) -
             cmdstats.total_error_replies,
             counters.reads_processed,
             counters.writes_processed,
-            counters.queue_moves,
         );
     }
     if want("replication") {
@@ -1246,7 +1244,6 @@ async fn config(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
                 let mut c = sh.counters.borrow_mut();
                 c.connections_received = 0;
                 c.rejected_connections = 0;
-                c.queue_moves = 0;
                 c.net_input_bytes = 0;
                 c.net_output_bytes = 0;
                 c.ops_samples.clear();

@@ -87,7 +87,6 @@ options! {
     ConnDistribution = "conn-distribution": Enum(&["round-robin", "reuseport"]), "round-robin", IMMUTABLE;
     PreemptTimerUs = "preempt-timer-us": Int { min: 10, max: 100_000 }, "200", IMMUTABLE;
     SpinBeforeParkUs = "spin-before-park-us": Int { min: 0, max: 100_000 }, "50", IMMUTABLE;
-    InteractivePreemptUs = "interactive-preempt-us": Int { min: 0, max: 100_000 }, "50", IMMUTABLE;
     ExecutorKickMs = "executor-kick-ms": Int { min: 0, max: 10_000 }, "5", IMMUTABLE;
     IoUringCoopTaskrun = "io-uring-coop-taskrun": Bool, "yes", IMMUTABLE;
     IoThreads = "io-threads": Int { min: 1, max: 128 }, "1", IMMUTABLE | ACCEPTED;

@@ -6,17 +6,14 @@
 //! once (a "barrier": SELECT, INFO, a cross-shard MSET) first lets the outstanding messages
 //! complete, so each shard sees one connection's commands in order.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::LocalReceiver;
 use glommio::net::TcpStream;
-use glommio::TaskQueueHandle;
 
 use crate::commands::{self, flags, Kind, COMMANDS};
 use crate::config::Opt;
@@ -69,8 +66,6 @@ pub struct ConnState {
     pub replica_hello: Option<crate::replication::downstream::Hello>,
     /// Set by PSYNC/SYNC: the socket goes to the replication executor.
     pub handover: Option<crate::replication::commands::Handover>,
-    /// How the client sends its commands, which decides the task queue serving it.
-    pace: Pace,
     _slot: Slot,
 }
 
@@ -81,88 +76,6 @@ pub struct Slot(pub std::sync::Arc<std::sync::atomic::AtomicUsize>);
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// A shard's two task queues for connections. glommio leaves a busy task queue to poll its
-/// rings after the shortest latency any active queue asks for (`preempt-timer-us` by
-/// default). Request-reply clients are served faster and at less CPU per request when that
-/// is short (`interactive-preempt-us`, 50 µs: 0.99x Redis's GET/s at -P 1 against 0.67x with
-/// 200 µs), pipelining clients when it is long (the short one costs them a third of their
-/// throughput). So each connection runs in the queue its traffic fits, and moves when its
-/// traffic changes; the short timer is in force only while request-reply clients are active.
-///
-/// Single-shard servers only, for now: under cross-shard traffic the short timer stays on and
-/// costs throughput (2 shards: GET -P 16 -14%, cross-shard transactions -30%). (They also
-/// starved one shard's transactions while the shard lock let the first task polled take it;
-/// `shard::gate` now serves waiters in arrival order.) Requests from other executors (the
-/// replication executor, with one shard) are served from the interactive queue.
-#[derive(Clone, Copy, Debug)]
-pub struct ConnQueues {
-    interactive: TaskQueueHandle,
-    pipelined: TaskQueueHandle,
-}
-
-impl ConnQueues {
-    /// The shard's queues, made on first use on the shard's executor; None when
-    /// `interactive-preempt-us` is 0 or the server has several shards (every connection in
-    /// the default queue).
-    fn of(shard: &Shard) -> Option<ConnQueues> {
-        *shard.conn_queues.get_or_init(|| {
-            let us = shard.config().int(Opt::InteractivePreemptUs) as u64;
-            (us > 0 && shard.nshards == 1).then(|| {
-                let ex = glommio::executor();
-                let shares = || glommio::Shares::Static(1000);
-                ConnQueues {
-                    interactive: ex.create_task_queue(
-                        shares(),
-                        glommio::Latency::Matters(Duration::from_micros(us)),
-                        "interactive",
-                    ),
-                    pipelined: ex.create_task_queue(
-                        shares(),
-                        glommio::Latency::NotImportant,
-                        "pipelined",
-                    ),
-                }
-            })
-        })
-    }
-}
-
-/// The queue the shard serves other shards' requests from: the interactive one, so that a
-/// request from a connection on another shard waits no longer than one from here.
-pub fn peer_queue(shard: &Shard) -> Option<TaskQueueHandle> {
-    ConnQueues::of(shard).map(|q| q.interactive)
-}
-
-/// Batches in a row that must look like the other kind of traffic before a connection moves.
-const TO_PIPELINED: u32 = 4;
-const TO_INTERACTIVE: u32 = 32;
-
-/// Tells request-reply traffic (one command per read) from pipelined traffic.
-#[derive(Debug)]
-struct Pace {
-    interactive: bool,
-    streak: u32,
-}
-
-impl Pace {
-    /// Notes a batch of `commands`; true when the connection belongs in the other queue.
-    fn note(&mut self, commands: usize) -> bool {
-        let other_kind = (commands > 1) == self.interactive;
-        self.streak = if other_kind { self.streak + 1 } else { 0 };
-        let needed = if self.interactive {
-            TO_PIPELINED
-        } else {
-            TO_INTERACTIVE
-        };
-        self.streak >= needed
-    }
-
-    fn moved(&mut self) {
-        self.interactive = !self.interactive;
-        self.streak = 0;
     }
 }
 
@@ -282,40 +195,23 @@ pub async fn serve(
         tx: None,
         replica_hello: None,
         handover: None,
-        pace: Pace {
-            interactive: true,
-            streak: 0,
-        },
         _slot: slot,
     };
-    match ConnQueues::of(&shard) {
-        Some(q) => spawn_into(q.interactive, st, stream),
-        None => drive(st, stream).await,
+    drive(st, stream).await
+}
+
+/// Serves the connection until it closes, then forgets it.
+async fn drive(mut st: ConnState, mut stream: TcpStream) {
+    if let Err(e) = connection_loop(&mut st, &mut stream).await {
+        tracing::debug!("client {} ({}): {e}", st.client.id, st.client.addr);
     }
-}
-
-fn spawn_into(queue: TaskQueueHandle, st: ConnState, stream: TcpStream) {
-    glommio::spawn_local_into(drive(st, stream), queue)
-        .expect("connection queues belong to this executor")
-        .detach();
-}
-
-/// Serves the connection until it closes, or moves on to the other connection queue.
-fn drive(mut st: ConnState, mut stream: TcpStream) -> Pin<Box<dyn Future<Output = ()>>> {
-    Box::pin(async move {
-        match connection_loop(&mut st, &mut stream).await {
-            Ok(Some(queue)) => return spawn_into(queue, st, stream),
-            Ok(None) => {}
-            Err(e) => tracing::debug!("client {} ({}): {e}", st.client.id, st.client.addr),
-        }
-        let (shard, id) = (st.shard.clone(), st.client.id);
-        if st.client.monitor.get() {
-            monitor::stop(&shard, id).await;
-        }
-        pubsub::forget(&mut st);
-        multi::unwatch_all(&mut st);
-        shard.clients.borrow_mut().remove(id);
-    })
+    let (shard, id) = (st.shard.clone(), st.client.id);
+    if st.client.monitor.get() {
+        monitor::stop(&shard, id).await;
+    }
+    pubsub::forget(&mut st);
+    multi::unwatch_all(&mut st);
+    shard.clients.borrow_mut().remove(id);
 }
 
 const READONLY: &str = "READONLY You can't write against a read only replica.";
@@ -324,12 +220,8 @@ const MASTERDOWN: &str =
 
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Reads, runs and answers commands until the connection ends (None) or should move to
-/// another task queue (Some; only between batches, with nothing buffered either way).
-async fn connection_loop(
-    st: &mut ConnState,
-    stream: &mut TcpStream,
-) -> std::io::Result<Option<TaskQueueHandle>> {
+/// Reads, runs and answers commands until the connection ends.
+async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io::Result<()> {
     let fd = stream.as_raw_fd();
     let (mut reads, mut recv_misses) = (0u64, 0u32);
     let mut rbuf = vec![0u8; READ_CHUNK];
@@ -416,7 +308,7 @@ async fn connection_loop(
                     let _ = stream.write_all(&rest).await;
                 }
             }
-            return Ok(None);
+            return Ok(());
         }
         end += n;
         st.client.last_active.set(st.shard.coarse_now.get());
@@ -433,7 +325,7 @@ async fn connection_loop(
                 st.client.addr,
                 end - start
             );
-            return Ok(None);
+            return Ok(());
         }
         if end - start < need {
             continue;
@@ -508,23 +400,10 @@ async fn connection_loop(
         }
         if let Some(h) = st.handover.take() {
             hand_to_replication(st, stream, h);
-            return Ok(None);
+            return Ok(());
         }
         if st.close || st.client.killed.get() {
-            return Ok(None);
-        }
-        // Between batches with nothing buffered, the connection may move to the task queue
-        // its traffic fits (pub/sub and MONITOR connections stay where they are).
-        if st.pace.note(cmds.len()) && start == end && st.inbox.is_none() {
-            if let Some(q) = ConnQueues::of(&st.shard) {
-                st.pace.moved();
-                st.shard.counters.borrow_mut().queue_moves += 1;
-                return Ok(Some(if st.pace.interactive {
-                    q.interactive
-                } else {
-                    q.pipelined
-                }));
-            }
+            return Ok(());
         }
         // Let the other ready connections run before reading again: by the time this one
         // is back, its client has usually sent its next batch, and `try_recv` takes it

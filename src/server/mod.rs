@@ -345,12 +345,7 @@ async fn join_mesh(id: usize, start: &ShardStart, prepare: impl FnOnce(&Rc<Shard
     );
     prepare(&shard);
     for (from, rx) in receivers.streams() {
-        let serve = shard.clone().serve_peer(from, rx);
-        let task = match conn::peer_queue(&shard) {
-            Some(q) => glommio::spawn_local_into(serve, q).expect("the queue is this executor's"),
-            None => glommio::spawn_local(serve),
-        };
-        task.detach();
+        glommio::spawn_local(shard.clone().serve_peer(from, rx)).detach();
     }
     shard
 }

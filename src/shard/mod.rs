@@ -128,9 +128,6 @@ pub struct Shard {
     pub snapshotting: Cell<bool>,
     /// The low-priority task queue snapshots are written from, made on first use.
     pub snapshot_queue: Cell<Option<glommio::TaskQueueHandle>>,
-    /// The task queues connections are served from, made on first use (see
-    /// `server::conn::ConnQueues`).
-    pub conn_queues: std::cell::OnceCell<Option<crate::server::conn::ConnQueues>>,
     /// Records made since this shard last handed them to the append-only log.
     pub aof: crate::persist::aof::ShardLog,
     /// Saves, loads and the append-only log: the one handle every shard shares.
@@ -146,8 +143,6 @@ pub struct Counters {
     pub net_output_bytes: u64,
     pub reads_processed: u64,
     pub writes_processed: u64,
-    /// Connections moved between the interactive and pipelined task queues.
-    pub queue_moves: u64,
     /// (milliseconds, total commands) samples for instantaneous_ops_per_sec.
     pub ops_samples: std::collections::VecDeque<(u64, u64)>,
     pub active_expire: bool,
@@ -244,7 +239,6 @@ impl Shard {
             node: Default::default(),
             snapshotting: Cell::new(false),
             snapshot_queue: Cell::new(None),
-            conn_queues: Default::default(),
             aof: Default::default(),
             persist,
         })
