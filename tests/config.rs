@@ -550,3 +550,35 @@ fn config_set_values_are_visible_on_every_connection() {
     assert_eq!(c.cmd(&["GET", "nothing"]), R::Nil);
     assert_eq!(c.cmd(&["DBSIZE"]), R::Int(0));
 }
+
+/// `io-uring-coop-taskrun` (on by default) only changes how the kernel reports completions:
+/// a server with it off serves the same, across shards too, and the setting is read-only at
+/// run time like the other executor options.
+#[test]
+fn io_uring_coop_taskrun_can_be_turned_off() {
+    for (flags, want) in [
+        (&["--server-threads", "2"][..], "yes"),
+        (
+            &["--server-threads", "2", "--io-uring-coop-taskrun", "no"][..],
+            "no",
+        ),
+    ] {
+        let s = Server::start_with(None, flags);
+        let mut c = Client::new(&s);
+        assert_eq!(c.config("io-uring-coop-taskrun"), want);
+        // Ten keys land on both shards; MSET and MGET cross them.
+        let mut mset = vec!["MSET"];
+        let keys: Vec<String> = (0..10).map(|i| format!("k{i}")).collect();
+        for k in &keys {
+            mset.extend([k.as_str(), "v"]);
+        }
+        assert_eq!(c.cmd(&mset), R::ok());
+        let mut mget = vec!["MGET"];
+        mget.extend(keys.iter().map(String::as_str));
+        assert_eq!(c.cmd(&mget), R::Arr(vec![R::Bulk("v".into()); keys.len()]));
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", "io-uring-coop-taskrun", "no"]),
+            R::Err("ERR CONFIG SET failed (possibly related to argument 'io-uring-coop-taskrun') - can't set immutable config".into())
+        );
+    }
+}
