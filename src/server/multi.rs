@@ -241,14 +241,20 @@ async fn exec(st: &mut ConnState, out: &mut Vec<u8>) {
     let (db, resp) = (st.db, st.resp);
     if let Some(s) = single {
         let (keys, then) = watched_on(st, s);
-        let replies = shard
-            .run_on(s, None, move |sh| {
-                if stamps(sh, &keys) != then {
-                    return None;
-                }
-                Some(sh.execute_batch(&batch, db, resp).0)
-            })
-            .await;
+        // When every command names its keys, the transaction waits only for those (and the
+        // watched ones): cross-shard transactions holding other keys of the shard do not
+        // hold it up. It runs in one go on the shard, so it needs no lock of its own.
+        let hashes = single_shard_key_hashes(&shard, &batch, &keys);
+        let run = move |sh: &Rc<Shard>| {
+            if stamps(sh, &keys) != then {
+                return None;
+            }
+            Some(sh.execute_batch(&batch, db, resp).0)
+        };
+        let replies = match hashes {
+            Some(hashes) => shard.run_on_keys(s, hashes, run).await,
+            None => shard.run_on(s, None, run).await,
+        };
         unwatch_all(st);
         st.client.multi.set(-1);
         match replies {
@@ -359,6 +365,25 @@ async fn exec(st: &mut ConnState, out: &mut Vec<u8>) {
     }
     st.tx = None;
     unlock(&shard, &involved, tx).await;
+}
+
+/// The key hashes (by [`Shard::key_hash`]) of a single-shard transaction's commands and
+/// watched keys; None if a command names no key, so that what it touches is not known.
+fn single_shard_key_hashes(
+    shard: &Shard,
+    batch: &RemoteBatch,
+    watched: &[DbKey],
+) -> Option<Vec<u64>> {
+    let mut hashes: Vec<u64> = watched.iter().map(|(_, k)| shard.key_hash(k)).collect();
+    for &(idx, first, len) in &batch.cmds {
+        let args = batch.args.args(first as usize, len as usize);
+        let named = shard.command_key_hashes(idx as usize, &args);
+        if named.is_empty() {
+            return None;
+        }
+        hashes.extend(named);
+    }
+    Some(hashes)
 }
 
 async fn unlock(shard: &Rc<Shard>, shards: &BTreeSet<usize>, tx: u64) {

@@ -59,6 +59,14 @@ pub enum Msg {
         keys: Option<Vec<u64>>,
         job: Job,
     },
+    /// Run `job` once none of the keys `keys` (by [`Shard::key_hash`]) is locked: keyed work
+    /// that, unlike `Run`, locks on other keys do not hold up.
+    RunKeyed {
+        from: usize,
+        req: u64,
+        keys: Vec<u64>,
+        job: Job,
+    },
     /// Run a connection's batch of single-shard commands (see `server::conn`), once none of
     /// its keys is locked.
     Batch {
@@ -328,6 +336,30 @@ impl Shard {
             .await
     }
 
+    /// Runs `f` on shard `to` (here, if `to` is this shard) once none of the keys `keys` (by
+    /// [`Shard::key_hash`]) is locked, and returns its result. For work that touches only
+    /// those keys: it does not wait for transactions holding other keys, as `run_on` must.
+    pub async fn run_on_keys<T: Send + 'static>(
+        self: &Rc<Self>,
+        to: usize,
+        keys: Vec<u64>,
+        f: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
+    ) -> T {
+        if to == self.id {
+            if let Err(keys) = self.gate.keys_free(|| keys) {
+                self.gate.wait_keys_free(&keys).await;
+            }
+            return f(self);
+        }
+        self.request(to, f, |from, req, job| Msg::RunKeyed {
+            from,
+            req,
+            keys,
+            job,
+        })
+        .await
+    }
+
     /// Takes shard `to`'s whole lock for `tx` and runs `f` under it, in one round trip.
     pub async fn lock_and_run<T: Send + 'static>(
         self: &Rc<Self>,
@@ -577,37 +609,32 @@ impl Shard {
                         glommio::spawn_local(locked).detach();
                     }
                 }
+                Msg::RunKeyed {
+                    from,
+                    req,
+                    keys,
+                    job,
+                } => self.answer_when_keys_free(from, req, job, |_| keys, |sh, job| job(sh)),
                 Msg::Batch {
                     from,
                     req,
                     batch,
                     db,
                     resp,
-                } => {
-                    let hashes = || {
+                } => self.answer_when_keys_free(
+                    from,
+                    req,
+                    batch,
+                    |batch| {
                         let mut h = vec![];
                         for &(cmd, first, n) in &batch.cmds {
                             let args = batch.args.args(first as usize, n as usize);
                             h.extend(self.command_key_hashes(cmd as usize, &args));
                         }
                         h
-                    };
-                    match self.gate.keys_free(hashes) {
-                        Ok(()) => {
-                            let answer = self.execute_batch(&batch, db, resp);
-                            self.answer(from, req, Box::new(answer));
-                        }
-                        Err(hashes) => {
-                            let me = self.clone();
-                            glommio::spawn_local(async move {
-                                me.gate.wait_keys_free(&hashes).await;
-                                let answer = me.execute_batch(&batch, db, resp);
-                                me.answer(from, req, Box::new(answer));
-                            })
-                            .detach();
-                        }
-                    }
-                }
+                    },
+                    move |sh, batch| Box::new(sh.execute_batch(&batch, db, resp)),
+                ),
                 Msg::Post { job } => {
                     if self.gate.is_free_for(None) {
                         job(&self);
@@ -629,6 +656,33 @@ impl Shard {
             }
         }
         tracing::debug!("shard {}: link from shard {from} closed", self.id);
+    }
+
+    /// Runs `work` on `payload` and answers request `req` of shard `from`, once none of the
+    /// keys `hashes` names is locked: at once if none is, else on a task of its own.
+    fn answer_when_keys_free<P: 'static>(
+        self: &Rc<Self>,
+        from: usize,
+        req: u64,
+        payload: P,
+        hashes: impl FnOnce(&P) -> Vec<u64>,
+        work: impl FnOnce(&Rc<Shard>, P) -> Answer + 'static,
+    ) {
+        match self.gate.keys_free(|| hashes(&payload)) {
+            Ok(()) => {
+                let answer = work(self, payload);
+                self.answer(from, req, answer);
+            }
+            Err(hashes) => {
+                let me = self.clone();
+                glommio::spawn_local(async move {
+                    me.gate.wait_keys_free(&hashes).await;
+                    let answer = work(&me, payload);
+                    me.answer(from, req, answer);
+                })
+                .detach();
+            }
+        }
     }
 
     fn answer(self: &Rc<Self>, to: usize, req: u64, answer: Answer) {
