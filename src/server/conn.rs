@@ -267,7 +267,10 @@ async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io:
                         };
                         match again {
                             Some(n) => n,
-                            None => read_through_glommio(stream, fd, &mut rbuf[end..]).await?,
+                            // Wait through glommio. (Until COOP_TASKRUN, main.rs, the poll it
+                            // arms after a partial read cost a rescheduling IPI when it fired,
+                            // so this read took one byte and `recv` the rest: two syscalls.)
+                            None => stream.read(&mut rbuf[end..]).await?,
                         }
                     }
                 }
@@ -407,7 +410,8 @@ async fn connection_loop(st: &mut ConnState, stream: &mut TcpStream) -> std::io:
         }
         // Let the other ready connections run before reading again: by the time this one
         // is back, its client has usually sent its next batch, and `try_recv` takes it
-        // without arming a poll in the ring (glommio's read always arms one first).
+        // without a poll in the ring (glommio's read arms one when its recv finds nothing,
+        // and after a read that does not fill the buffer, for the next data).
         futures_lite::future::yield_now().await;
     }
 }
@@ -437,23 +441,6 @@ fn hand_to_replication(
         ))
         .detach();
     });
-}
-
-/// Waits for data through glommio and reads it. glommio's read arms an io_uring poll to
-/// wait, and after a read that does not fill the buffer it arms another at once for the
-/// next data; when that data comes, the poll's completion interrupts the shard (task work,
-/// a rescheduling IPI) even though `try_recv` takes the data anyway. So glommio reads one
-/// byte, which it always fills, and the rest comes from a plain `recv`.
-async fn read_through_glommio(
-    stream: &mut TcpStream,
-    fd: i32,
-    buf: &mut [u8],
-) -> std::io::Result<usize> {
-    let n = stream.read(&mut buf[..1]).await?;
-    if n == 0 {
-        return Ok(0);
-    }
-    Ok(n + try_recv(fd, &mut buf[1..]).unwrap_or(0))
 }
 
 /// A plain non-blocking `recv`: Some(bytes read, 0 at end of stream) when data (or the end)
