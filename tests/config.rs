@@ -582,3 +582,21 @@ fn io_uring_coop_taskrun_can_be_turned_off() {
         );
     }
 }
+
+/// A server killed with SIGKILL can be started again on its port at once, as Redis can: the
+/// dead process's io_uring teardown holds the listening socket for a few milliseconds, and the
+/// new server waits that out instead of failing with "Address already in use".
+#[test]
+fn a_killed_server_restarts_on_its_port_at_once() {
+    let mut s = Server::start(&["--server-threads", "2"]);
+    let port = s.port;
+    for round in 0..30 {
+        // Reaped the moment it is gone, and the next one started at once, as a supervisor or
+        // a script would.
+        s.kill9();
+        s = Server::start_on(port, None, &["--server-threads", "2"])
+            .unwrap_or_else(|log| panic!("round {round}: the restart failed:\n{log}"));
+        let mut c = Client::new(&s);
+        assert_eq!(c.cmd(&["SET", "k", "v"]), R::ok());
+    }
+}

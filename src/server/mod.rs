@@ -111,10 +111,29 @@ fn listen_socket(addr: SocketAddr, reuse_port: bool, backlog: i32) -> std::io::R
     if addr.is_ipv6() {
         sock.set_only_v6(true)?;
     }
-    sock.bind(&addr.into())?;
+    // A Tandem killed a moment ago still holds its port for a few milliseconds: its pending
+    // io_uring requests keep the listening socket open until the kernel's asynchronous ring
+    // teardown has run (4–11 ms measured after SIGKILL; SO_REUSEADDR does not cover a live
+    // listener). Retry for a while, so that an immediate restart works as it does with Redis;
+    // a port that stays taken fails after `BIND_RETRY_FOR`.
+    let deadline = std::time::Instant::now() + BIND_RETRY_FOR;
+    loop {
+        match sock.bind(&addr.into()) {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => break result?,
+        }
+    }
     sock.listen(backlog)?;
     Ok(sock.into())
 }
+
+/// How long binding waits for a port that is in use (see `listen_socket`).
+const BIND_RETRY_FOR: Duration = Duration::from_secs(1);
 
 /// Works around a glommio 0.9 lost wakeup: an executor parked in `io_uring_enter` sometimes
 /// misses the completion that should wake it (a timer, a message from another shard) and

@@ -103,46 +103,58 @@ impl Server {
     /// exits at once (its port was taken meanwhile) is retried on another port.
     pub fn start_with(config_file: Option<&str>, flags: &[&str]) -> Server {
         for _ in 0..5 {
-            let port = free_port();
-            let log =
-                std::env::temp_dir().join(format!("tandem-test-{port}-{}.log", std::process::id()));
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
-            if let Some(f) = config_file {
-                cmd.arg(f);
-            }
-            let log_file = std::fs::File::create(&log).expect("creating the server log");
-            // A working directory of its own: the default `dir ./` then never shares (or
-            // loads at boot) a dump.rdb with another server or a stray file in the checkout.
-            let wd =
-                std::env::temp_dir().join(format!("tandem-test-{port}-{}", std::process::id()));
-            std::fs::create_dir_all(&wd).expect("creating the server's directory");
-            cmd.current_dir(&wd);
-            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(flags)
-                .stdin(Stdio::null())
-                .stdout(log_file.try_clone().expect("cloning the log file"))
-                .stderr(log_file);
-            let child = cmd.spawn().expect("starting tandem");
-            let mut server = Server { port, child };
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(20) {
-                if ping(server.port) {
-                    let _ = std::fs::remove_file(&log);
-                    return server;
+            match Self::start_on(free_port(), config_file, flags) {
+                Ok(server) => return server,
+                Err(output) => {
+                    eprintln!("the server exited at start (retrying on another port):\n{output}")
                 }
-                if !server.is_running() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
             }
-            let output = std::fs::read_to_string(&log).unwrap_or_default();
-            let _ = std::fs::remove_file(&log);
-            if server.is_running() {
-                panic!("the server did not answer PING within 20 s; its log:\n{output}");
-            }
-            eprintln!("the server exited at start (retrying on another port):\n{output}");
         }
         panic!("the server could not be started");
+    }
+
+    /// Starts a server on `port`; Err(its log) if it exits before answering PING.
+    pub fn start_on(
+        port: u16,
+        config_file: Option<&str>,
+        flags: &[&str],
+    ) -> Result<Server, String> {
+        let log =
+            std::env::temp_dir().join(format!("tandem-test-{port}-{}.log", std::process::id()));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+        if let Some(f) = config_file {
+            cmd.arg(f);
+        }
+        let log_file = std::fs::File::create(&log).expect("creating the server log");
+        // A working directory of its own: the default `dir ./` then never shares (or loads at
+        // boot) a dump.rdb with another server or a stray file in the checkout.
+        let wd = std::env::temp_dir().join(format!("tandem-test-{port}-{}", std::process::id()));
+        std::fs::create_dir_all(&wd).expect("creating the server's directory");
+        cmd.current_dir(&wd);
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(flags)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("cloning the log file"))
+            .stderr(log_file);
+        let child = cmd.spawn().expect("starting tandem");
+        let mut server = Server { port, child };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if ping(server.port) {
+                let _ = std::fs::remove_file(&log);
+                return Ok(server);
+            }
+            if !server.is_running() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let output = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        if server.is_running() {
+            panic!("the server did not answer PING within 20 s; its log:\n{output}");
+        }
+        Err(output)
     }
 
     pub fn url(&self) -> String {
@@ -178,6 +190,12 @@ impl Server {
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGKILL, and returns as soon as the process is gone.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Waits for the process to exit by itself (e.g. after SHUTDOWN).
