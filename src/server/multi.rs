@@ -238,38 +238,8 @@ async fn exec(st: &mut ConnState, out: &mut Vec<u8>) {
         }
         _ => None,
     };
-    let (db, resp) = (st.db, st.resp);
-    if let Some(s) = single {
-        let (keys, then) = watched_on(st, s);
-        // When every command names its keys, the transaction waits only for those (and the
-        // watched ones): cross-shard transactions holding other keys of the shard do not
-        // hold it up. It runs in one go on the shard, so it needs no lock of its own.
-        let hashes = single_shard_key_hashes(&shard, &batch, &keys);
-        let run = move |sh: &Rc<Shard>| {
-            if stamps(sh, &keys) != then {
-                return None;
-            }
-            Some(sh.execute_batch(&batch, db, resp).0)
-        };
-        let replies = match hashes {
-            Some(hashes) => shard.run_on_keys(s, hashes, run).await,
-            None => shard.run_on(s, None, run).await,
-        };
-        unwatch_all(st);
-        st.client.multi.set(-1);
-        match replies {
-            None => st.reply(out).null_array(),
-            Some(r) => {
-                st.reply(out).array(n);
-                out.extend_from_slice(&r);
-            }
-        }
-        return;
-    }
-
-    // The general path: lock every shard involved, in ascending order; only the keys when
-    // every command names its keys (`key_locks`, per shard, by `Shard::key_hash`; the
-    // watched keys too), else the whole shards.
+    // The keys to lock when every command names its keys (`key_locks`, per shard, by
+    // `Shard::key_hash`; the watched keys too; None: whole shards), and the shards involved.
     let mut involved: BTreeSet<usize> = watch_shards;
     let mut key_locks: Option<BTreeMap<usize, Vec<u64>>> = Some(BTreeMap::new());
     let lock_key = |locks: &mut Option<BTreeMap<usize, Vec<u64>>>, key: &[u8]| {
@@ -310,6 +280,36 @@ async fn exec(st: &mut ConnState, out: &mut Vec<u8>) {
     if keyspace_wide {
         involved.extend(0..shard.nshards);
     }
+    let (db, resp) = (st.db, st.resp);
+    if let Some(s) = single {
+        let (keys, then) = watched_on(st, s);
+        // When every command names its keys, the transaction waits only for those (and the
+        // watched ones): cross-shard transactions holding other keys of the shard do not
+        // hold it up. It runs in one go on the shard, so it needs no lock of its own.
+        let hashes = key_locks.map(|mut by_shard| by_shard.remove(&s).unwrap_or_default());
+        let run = move |sh: &Rc<Shard>| {
+            if stamps(sh, &keys) != then {
+                return None;
+            }
+            Some(sh.execute_batch(&batch, db, resp).0)
+        };
+        let replies = match hashes {
+            Some(hashes) => shard.run_on_keys(s, hashes, run).await,
+            None => shard.run_on(s, None, run).await,
+        };
+        unwatch_all(st);
+        st.client.multi.set(-1);
+        match replies {
+            None => st.reply(out).null_array(),
+            Some(r) => {
+                st.reply(out).array(n);
+                out.extend_from_slice(&r);
+            }
+        }
+        return;
+    }
+
+    // The general path: lock every shard involved, in ascending order.
     let tx = shard.new_tx();
     let mut changed = false;
     for &s in &involved {
@@ -365,25 +365,6 @@ async fn exec(st: &mut ConnState, out: &mut Vec<u8>) {
     }
     st.tx = None;
     unlock(&shard, &involved, tx).await;
-}
-
-/// The key hashes (by [`Shard::key_hash`]) of a single-shard transaction's commands and
-/// watched keys; None if a command names no key, so that what it touches is not known.
-fn single_shard_key_hashes(
-    shard: &Shard,
-    batch: &RemoteBatch,
-    watched: &[DbKey],
-) -> Option<Vec<u64>> {
-    let mut hashes: Vec<u64> = watched.iter().map(|(_, k)| shard.key_hash(k)).collect();
-    for &(idx, first, len) in &batch.cmds {
-        let args = batch.args.args(first as usize, len as usize);
-        let named = shard.command_key_hashes(idx as usize, &args);
-        if named.is_empty() {
-            return None;
-        }
-        hashes.extend(named);
-    }
-    Some(hashes)
 }
 
 async fn unlock(shard: &Rc<Shard>, shards: &BTreeSet<usize>, tx: u64) {
