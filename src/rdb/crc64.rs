@@ -44,8 +44,22 @@ const fn tables() -> [[u64; 256]; 8] {
 
 static T: [[u64; 256]; 8] = tables();
 
+/// Inputs from this size on go to `crc_fast`'s carry-less-multiply folding (PCLMULQDQ:
+/// ~30 GB/s here against 2.3 for the tables); below it the tables win (its setup costs
+/// ~40 ns, a DUMP payload of 60 bytes takes 17 ns by table).
+const FOLD_FROM: usize = 256;
+
 /// Continues a CRC over more bytes (start with 0).
-pub fn update(mut crc: u64, bytes: &[u8]) -> u64 {
+pub fn update(crc: u64, bytes: &[u8]) -> u64 {
+    if bytes.len() >= FOLD_FROM {
+        let mut d = crc_fast::Digest::new_with_init_state(crc_fast::CrcAlgorithm::Crc64Redis, crc);
+        d.update(bytes);
+        return d.finalize();
+    }
+    by_table(crc, bytes)
+}
+
+fn by_table(mut crc: u64, bytes: &[u8]) -> u64 {
     let mut chunks = bytes.chunks_exact(8);
     for c in &mut chunks {
         let x = crc ^ u64::from_le_bytes(c.try_into().unwrap());
@@ -73,14 +87,17 @@ mod tests {
     }
 
     #[test]
-    fn eight_at_a_time_equals_one_at_a_time() {
+    fn tables_and_folding_equal_one_byte_at_a_time() {
         let data: Vec<u8> = (0..1000u32).map(|i| (i * 7919 % 251) as u8).collect();
         let slow = data.iter().fold(0u64, |crc, &b| {
             super::T[0][((crc ^ b as u64) & 0xff) as usize] ^ (crc >> 8)
         });
+        assert_eq!(super::by_table(0, &data), slow);
         assert_eq!(super::update(0, &data), slow);
-        // Split anywhere, the running CRC is the same.
-        let (a, b) = data.split_at(333);
-        assert_eq!(super::update(super::update(0, a), b), slow);
+        // Split anywhere, the running CRC is the same, whichever way each part goes.
+        for at in [1, 7, 255, 256, 333, 744, 999] {
+            let (a, b) = data.split_at(at);
+            assert_eq!(super::update(super::update(0, a), b), slow, "split at {at}");
+        }
     }
 }
