@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{content, int, ok, populate, run, wait_for, Server, TempDir};
+use common::{content, err, int, ok, populate, run, wait_for, Server, TempDir};
 
 /// The append-only log's files in a test's directory.
 trait AofFiles {
@@ -30,6 +30,16 @@ trait AofFiles {
             .collect()
     }
 
+    /// Every file in the log's directory, sorted.
+    fn dir_files(&self) -> Vec<String> {
+        let mut files: Vec<String> = std::fs::read_dir(self.aof_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        files
+    }
+
     /// The last incremental file the manifest names.
     fn last_incr(&self) -> PathBuf {
         let name = self
@@ -42,6 +52,13 @@ trait AofFiles {
 }
 
 impl AofFiles for TempDir {
+    fn aof_dir(&self) -> PathBuf {
+        self.0.aof_dir()
+    }
+}
+
+/// A server's working directory (a redis-server's).
+impl AofFiles for Path {
     fn aof_dir(&self) -> PathBuf {
         self.join("appendonlydir")
     }
@@ -167,13 +184,24 @@ fn fill(c: &mut redis::Connection) -> Vec<String> {
 /// stamp (in database 0, and the keys of the other databases `fill` wrote).
 fn state(c: &mut redis::Connection, keys: &[String]) -> Vec<String> {
     let mut out = vec![digest(c)];
+    out.extend(listing(c, keys, true));
+    out
+}
+
+/// Each key's content and expiry, and stamp if `stamps` (Redis has none).
+fn listing(c: &mut redis::Connection, keys: &[String], stamps: bool) -> Vec<String> {
+    let stamp_of = |c: &mut redis::Connection, k: &str| match stamps {
+        true => format!(" {:?}", stamp(c, k)),
+        false => String::new(),
+    };
+    let mut out = vec![];
     for k in keys {
         let at = int(c, &["PEXPIRETIME", k]);
-        out.push(format!("{k} {} {at} {:?}", describe(c, k), stamp(c, k)));
+        out.push(format!("{k} {} {at}{}", describe(c, k), stamp_of(c, k)));
     }
     for (db, k) in [("5", "in5"), ("6", "in6"), ("6", "in6:after"), ("8", "in7")] {
         ok(c, &["SELECT", db]);
-        out.push(format!("{db}/{k} {} {:?}", describe(c, k), stamp(c, k)));
+        out.push(format!("{db}/{k} {}{}", describe(c, k), stamp_of(c, k)));
     }
     ok(c, &["SELECT", "0"]);
     out
@@ -251,13 +279,8 @@ fn bgrewriteaof_then_restart_keeps_everything() {
         dir.manifest_files(),
         ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof"]
     );
-    let mut files: Vec<String> = std::fs::read_dir(dir.aof_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    files.sort();
     assert_eq!(
-        files,
+        dir.dir_files(),
         [
             "appendonly.aof.2.base.rdb",
             "appendonly.aof.2.incr.aof",
@@ -275,6 +298,59 @@ fn bgrewriteaof_then_restart_keeps_everything() {
     let s = start(&dir, &flags);
     let mut c = s.conn();
     assert_eq!(state(&mut c, &keys), before);
+}
+
+/// DEBUG LOADAOF empties the databases and loads the base and the incremental files back,
+/// records still on their way to the file included.
+#[test]
+fn debug_loadaof_loads_back_what_the_log_holds() {
+    let dir = TempDir::new("loadaof");
+    // everysec: the records of the last moment are still on their way to the file.
+    let s = start(
+        &dir,
+        &[
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--server-threads",
+            "3",
+        ],
+    );
+    let mut c = s.conn();
+    let keys = fill(&mut c);
+    // A base holding keys, then more writes in the incremental file.
+    run(&mut c, &["BGREWRITEAOF"]);
+    wait_for("the rewrite to end", LONG, || {
+        info(&mut c, "aof_rewrite_in_progress") == "0" && info(&mut c, "aof_rewrites") == "2"
+    });
+    let in_base = int(&mut c, &["DBSIZE"]);
+    ok(&mut c, &["SET", "after", "rewrite"]);
+    int(&mut c, &["LPUSH", "list:large", "after"]);
+    int(&mut c, &["DEL", "str:int"]);
+    let before = state(&mut c, &[&keys[..], &["after".to_string()]].concat());
+    let loaded_at_boot = info(&mut c, "rdb_last_load_keys_loaded");
+    ok(&mut c, &["DEBUG", "LOADAOF"]);
+    // Database 0 came from the base (the other databases hold a key or two each).
+    let loaded: i64 = info(&mut c, "rdb_last_load_keys_loaded").parse().unwrap();
+    assert_ne!(info(&mut c, "rdb_last_load_keys_loaded"), loaded_at_boot);
+    assert!(loaded >= in_base, "{loaded} keys loaded, {in_base} in db 0");
+    assert_eq!(
+        state(&mut c, &[&keys[..], &["after".to_string()]].concat()),
+        before
+    );
+    // The log goes on as before: a restart from it holds the same.
+    drop(c);
+    drop(s);
+    let s = start(&dir, &["--appendonly", "yes", "--server-threads", "2"]);
+    let mut c = s.conn();
+    assert_eq!(
+        state(&mut c, &[&keys[..], &["after".to_string()]].concat()),
+        before
+    );
+    ok(&mut c, &["CONFIG", "SET", "appendonly", "no"]);
+    let e = err(&mut c, &["DEBUG", "LOADAOF"]);
+    assert!(e.contains("appendonly yes"), "{e}");
 }
 
 /// A rewrite runs while clients write: every write acknowledged before, during and after it
@@ -865,4 +941,275 @@ fn sigkill_during_a_rewrite_loses_nothing() {
     let s = start(&dir, &flags);
     let mut c = s.conn();
     assert_eq!(digest(&mut c), before);
+}
+
+// ----- Importing the logs of Redis and KeyDB -----------------------------------------------------
+
+/// Commands as Redis writes them to its log: RESP arrays of bulk strings.
+fn resp(cmds: &[&[&str]]) -> Vec<u8> {
+    let mut out = vec![];
+    for args in cmds {
+        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in *args {
+            out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+    }
+    out
+}
+
+/// A far expiry, as Redis logs it (absolute).
+const AT: &str = "4102444800000";
+
+/// What Redis 7 would have logged for `check_imported`: a base of commands (as with
+/// `aof-use-rdb-preamble no`) and two incremental files, the last ending inside a
+/// transaction.
+fn redis7_log() -> [(&'static str, Vec<u8>); 3] {
+    let base = resp(&[
+        &["SELECT", "0"],
+        &["SET", "a", "1"],
+        &["RPUSH", "l", "x", "y"],
+        &["HSET", "h", "f", "v"],
+        &["SELECT", "3"],
+        &["SADD", "s", "m1", "m2"],
+    ]);
+    let incr1 = resp(&[
+        &["SELECT", "0"],
+        &["MULTI"],
+        &["INCR", "a"],
+        &["LPUSH", "l", "w"],
+        &["EXEC"],
+        &["MSET", "k1", "v1", "k2", "v2", "k3", "v3"],
+        &["PEXPIREAT", "k1", AT],
+        &["DEL", "k2"],
+        &["ZADD", "z", "1", "one"],
+    ]);
+    let incr2 = resp(&[
+        &["SELECT", "0"],
+        &["SET", "last", "yes"],
+        &["MULTI"],
+        &["SET", "never", "1"],
+    ]);
+    [
+        ("appendonly.aof.1.base.aof", base),
+        ("appendonly.aof.1.incr.aof", incr1),
+        ("appendonly.aof.2.incr.aof", incr2),
+    ]
+}
+
+fn write_redis7_log(dir: &TempDir, files: &[(&str, Vec<u8>)]) {
+    std::fs::create_dir_all(dir.aof_dir()).unwrap();
+    let mut manifest = String::new();
+    for (name, bytes) in files {
+        std::fs::write(dir.aof_dir().join(name), bytes).unwrap();
+        let (seq, kind) = if name.contains(".base.") {
+            (1, "b")
+        } else {
+            (name.split('.').nth(2).unwrap().parse().unwrap(), "i")
+        };
+        manifest += &format!("file {name} seq {seq} type {kind}\n");
+    }
+    std::fs::write(dir.aof_dir().join("appendonly.aof.manifest"), manifest).unwrap();
+}
+
+/// What the commands of [`redis7_log`] leave.
+fn check_imported(c: &mut redis::Connection) {
+    let get = |c: &mut redis::Connection, k: &str| -> Option<String> {
+        redis::cmd("GET").arg(k).query(c).unwrap()
+    };
+    assert_eq!(get(c, "a").as_deref(), Some("2"));
+    let l: Vec<String> = redis::cmd("LRANGE")
+        .arg("l")
+        .arg(0)
+        .arg(-1)
+        .query(c)
+        .unwrap();
+    assert_eq!(l, ["w", "x", "y"]);
+    assert_eq!(content(c, "h"), {
+        ok(c, &["SELECT", "9"]);
+        int(c, &["HSET", "h", "f", "v"]);
+        let h = content(c, "h");
+        int(c, &["DEL", "h"]);
+        ok(c, &["SELECT", "0"]);
+        h
+    });
+    assert_eq!(get(c, "k1").as_deref(), Some("v1"));
+    assert_eq!(int(c, &["PEXPIRETIME", "k1"]), AT.parse::<i64>().unwrap());
+    assert_eq!(get(c, "k2"), None);
+    assert_eq!(get(c, "k3").as_deref(), Some("v3"));
+    assert_eq!(int(c, &["ZCARD", "z"]), 1);
+    assert_eq!(get(c, "last").as_deref(), Some("yes"));
+    assert_eq!(
+        get(c, "never"),
+        None,
+        "a transaction without EXEC is dropped"
+    );
+    ok(c, &["SELECT", "3"]);
+    assert_eq!(int(c, &["SCARD", "s"]), 2);
+    ok(c, &["SELECT", "0"]);
+    assert_eq!(int(c, &["DBSIZE"]), 7);
+}
+
+/// A Redis 7 log (manifest, base, incremental files) loads, across shards and databases,
+/// transactions and expiry included; it then becomes Tandem's own log, which later writes
+/// go to and which a restart loads.
+#[test]
+fn a_redis_7_log_is_imported_and_becomes_tandems() {
+    let dir = TempDir::new("import7");
+    write_redis7_log(&dir, &redis7_log());
+    let flags = ["--appendonly", "yes", "--server-threads", "3"];
+    let s = start(&dir, &flags);
+    let mut c = s.conn();
+    check_imported(&mut c);
+    // Tandem's files, numbered after Redis's; Redis's are gone.
+    assert_eq!(
+        dir.manifest_files(),
+        ["appendonly.aof.2.base.rdb", "appendonly.aof.3.incr.aof"]
+    );
+    assert_eq!(
+        dir.dir_files(),
+        [
+            "appendonly.aof.2.base.rdb",
+            "appendonly.aof.3.incr.aof",
+            "appendonly.aof.manifest"
+        ]
+    );
+    ok(&mut c, &["SET", "after", "import"]);
+    let before = digest(&mut c);
+    kill9(s);
+    let s = start(&dir, &flags);
+    let mut c = s.conn();
+    assert_eq!(digest(&mut c), before);
+    assert_eq!(int(&mut c, &["EXISTS", "after", "a", "k3"]), 3);
+}
+
+/// The single file of Redis 6 and KeyDB (`appendonly.aof` in `dir`) is imported once; it
+/// stays where it is, and later starts load Tandem's log instead.
+#[test]
+fn a_single_file_log_of_redis_6_or_keydb_is_imported_once() {
+    let dir = TempDir::new("import6");
+    let all: Vec<u8> = redis7_log().into_iter().flat_map(|(_, b)| b).collect();
+    std::fs::write(dir.join("appendonly.aof"), &all).unwrap();
+    // A snapshot beside it is not what loads: with appendonly yes the log is.
+    let flags = ["--appendonly", "yes", "--server-threads", "2"];
+    let s = start(&dir, &flags);
+    let mut c = s.conn();
+    check_imported(&mut c);
+    assert_eq!(
+        dir.manifest_files(),
+        ["appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof"]
+    );
+    assert_eq!(std::fs::read(dir.join("appendonly.aof")).unwrap(), all);
+    int(&mut c, &["DEL", "a"]);
+    kill9(s);
+    let s = start(&dir, &flags);
+    let mut c = s.conn();
+    assert_eq!(
+        int(&mut c, &["EXISTS", "a"]),
+        0,
+        "the old file is not read again"
+    );
+    assert_eq!(int(&mut c, &["EXISTS", "k3"]), 1);
+}
+
+/// A Redis log Tandem cannot load stops the server with the reason and is left as it was:
+/// a command Tandem does not have, a file that is not a log; a last file cut off
+/// mid-command loads up to there only with aof-load-truncated yes.
+#[test]
+fn a_redis_log_that_cannot_load_stops_the_server_and_is_left_whole() {
+    let dir = TempDir::new("import-bad");
+    let mut files = redis7_log();
+    files[1]
+        .1
+        .extend(resp(&[&["XADD", "stream", "*", "f", "v"]]));
+    write_redis7_log(&dir, &files);
+    let log = start_fails(&dir, &["--appendonly", "yes"]);
+    assert!(log.contains("Unknown command 'XADD'"), "{log}");
+    assert_eq!(
+        std::fs::read(dir.aof_dir().join(files[1].0)).unwrap(),
+        files[1].1
+    );
+    assert_eq!(dir.manifest_files().len(), 3);
+
+    let dir = TempDir::new("import-torn");
+    let mut files = redis7_log();
+    let torn = b"*3\r\n$3\r\nSET\r\n$4\r\ntorn\r\n$5\r\nval";
+    files[2].1.extend_from_slice(torn);
+    write_redis7_log(&dir, &files);
+    let log = start_fails(&dir, &["--appendonly", "yes", "--aof-load-truncated", "no"]);
+    assert!(log.contains("Unexpected end of file"), "{log}");
+    assert_eq!(
+        std::fs::read(dir.aof_dir().join(files[2].0)).unwrap(),
+        files[2].1
+    );
+    let s = start(&dir, &["--appendonly", "yes"]);
+    let mut c = s.conn();
+    check_imported(&mut c);
+    assert_eq!(int(&mut c, &["EXISTS", "torn"]), 0);
+
+    let dir = TempDir::new("import-junk");
+    std::fs::write(dir.join("appendonly.aof"), b"not a log\r\n").unwrap();
+    let log = start_fails(&dir, &["--appendonly", "yes"]);
+    assert!(log.contains("Bad file format"), "{log}");
+}
+
+/// Logs written by a stock redis-server 7 load in Tandem: its directory (an RDB base, every
+/// type and encoding, then commands of every shape), and the same as one file with an RDB
+/// preamble, as Redis 6 and KeyDB write it.
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server)"]
+fn logs_written_by_redis_load_in_tandem() {
+    let redis = common::RedisServer::start(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut r = redis.conn();
+    let redis_dir = redis.dir.join("appendonlydir");
+    let mut keys = fill(&mut r);
+    // What so far is in an RDB base; what follows, commands.
+    run(&mut r, &["BGREWRITEAOF"]);
+    wait_for("Redis's rewrite", LONG, || {
+        redis.dir.manifest_files() == ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof"]
+    });
+    int(&mut r, &["LPUSH", "list:large", "after", "the", "rewrite"]);
+    int(&mut r, &["HSET", "hash:small", "new", "field"]);
+    int(&mut r, &["SREM", "set:large", "extra"]);
+    ok(&mut r, &["MSET", "n:a", "1", "n:b", "2", "n:c", "3"]);
+    int(&mut r, &["EXPIRE", "n:a", "100000"]);
+    int(&mut r, &["DEL", "tx:1"]);
+    redis::pipe()
+        .atomic()
+        .cmd("INCRBY")
+        .arg("tx:3")
+        .arg(5)
+        .cmd("RPUSH")
+        .arg("tx:2")
+        .arg("z")
+        .exec(&mut r)
+        .unwrap();
+    ok(&mut r, &["SELECT", "5"]);
+    ok(&mut r, &["SET", "in5", "changed"]);
+    ok(&mut r, &["SELECT", "0"]);
+    keys.extend(["n:a", "n:b", "n:c"].map(String::from));
+    let want = listing(&mut r, &keys, false);
+    let dbsize = int(&mut r, &["DBSIZE"]);
+    assert!(want
+        .iter()
+        .any(|l| l.starts_with("list:large list/quicklist")));
+
+    let dir = TempDir::new("from-redis-aof");
+    std::fs::create_dir_all(dir.aof_dir()).unwrap();
+    for f in std::fs::read_dir(&redis_dir).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dir.aof_dir().join(f.file_name())).unwrap();
+    }
+    let single = TempDir::new("from-redis-aof-file");
+    let mut one = std::fs::read(redis_dir.join("appendonly.aof.2.base.rdb")).unwrap();
+    one.extend(std::fs::read(redis_dir.join("appendonly.aof.2.incr.aof")).unwrap());
+    std::fs::write(single.join("appendonly.aof"), one).unwrap();
+    drop(r);
+    drop(redis);
+
+    for d in [&dir, &single] {
+        let s = start(d, &["--appendonly", "yes", "--server-threads", "3"]);
+        let mut t = s.conn();
+        assert_eq!(listing(&mut t, &keys, false), want);
+        assert_eq!(int(&mut t, &["DBSIZE"]), dbsize);
+    }
 }

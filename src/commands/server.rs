@@ -1454,6 +1454,11 @@ async fn debug(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
                 st.reply(out).error("ERR Error trying to load the RDB dump")
             }
         }
+    } else if eq_ic(sub, "loadaof") {
+        match crate::persist::load::reload_log(&st.shard, st.tx).await {
+            Ok(()) => st.reply(out).ok(),
+            Err(e) => st.reply(out).error(&e),
+        }
     } else if eq_ic(sub, "stamp") && args.len() == 3 {
         // Tandem's own: the stamp of a key's last write (nil for a key that is not there).
         let k = args.get(2).to_vec();
@@ -1493,6 +1498,8 @@ async fn debug(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
             "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
             "    Save the RDB on disk and reload it back to memory. By default it will save",
             "    the RDB file and load it back.",
+            "LOADAOF",
+            "    Flush the AOF buffers on disk and reload the AOF in memory.",
             "SHARD <key>",
             "    Return the index of the shard (core) that owns <key>.",
             "STAMP <key>",

@@ -210,34 +210,55 @@ pub struct Boot {
     /// The log has no files yet: once loaded, a rewrite creates them (before clients may
     /// write).
     pub rewrite_after: bool,
+    /// A log written by Redis or KeyDB, being imported: files of commands, run by one client
+    /// once every shard has loaded `rdb` (`aof::redis`).
+    pub commands: Vec<Source>,
 }
 
-/// A file to load: its name for log lines, its mapping, and how much of it is good.
+/// A file to load: its name for log lines, its mapping, and the part of it to read.
 pub struct Source {
     pub name: String,
     pub file: Mapped,
-    pub len: usize,
+    pub range: std::ops::Range<usize>,
 }
 
 impl Source {
+    /// The whole of `file`.
+    pub fn new(name: impl Into<String>, file: Mapped) -> Self {
+        let range = 0..file.bytes().len();
+        Source {
+            name: name.into(),
+            file,
+            range,
+        }
+    }
+
     pub fn bytes(&self) -> &[u8] {
-        &self.file.bytes()[..self.len]
+        &self.file.bytes()[self.range.clone()]
     }
 }
 
 impl Boot {
-    /// Bytes to read, for progress: each shard reads every file.
-    pub fn total_bytes(&self) -> u64 {
+    /// Bytes every shard reads.
+    pub fn shard_bytes(&self) -> u64 {
         self.rdb
             .iter()
             .chain(&self.incrs)
-            .map(|s| s.len as u64)
+            .map(|s| s.range.len() as u64)
             .sum()
+    }
+
+    /// Bytes of commands, read once.
+    pub fn command_bytes(&self) -> u64 {
+        self.commands.iter().map(|s| s.range.len() as u64).sum()
     }
 
     /// Whether clients must wait (LOADING) until this is done.
     pub fn is_empty(&self) -> bool {
-        self.rdb.is_none() && self.incrs.is_empty() && !self.rewrite_after
+        self.rdb.is_none()
+            && self.incrs.is_empty()
+            && self.commands.is_empty()
+            && !self.rewrite_after
     }
 }
 
@@ -298,6 +319,9 @@ pub async fn at_boot(sh: &Rc<Shard>, boot: Arc<Boot>, loading: Arc<AtomicUsize>)
             "DB loaded from disk: {:.3} seconds",
             started.elapsed().as_secs_f64()
         );
+    }
+    if !boot.commands.is_empty() {
+        super::aof::redis::import(sh, &boot.commands).await;
     }
     if boot.rewrite_after {
         super::aof::create_at_boot(sh).await;
@@ -372,29 +396,90 @@ pub async fn reload(
             .await
             .map_err(|e| ReloadError::Save(e.to_string()))?;
     }
-    load_all(shard, tx, flush).await.map_err(ReloadError::Load)
-}
-
-async fn load_all(
-    shard: &Rc<Shard>,
-    tx: Option<crate::shard::TxId>,
-    flush: bool,
-) -> Result<(), String> {
     let path = super::rdb_path(&shard.config());
     let file = match Mapped::open(&path) {
-        Ok(Some(f)) => Arc::new(f),
-        Ok(None) => return Err(format!("{}: no such file", path.display())),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Ok(Some(file)) => file,
+        Ok(None) => {
+            return Err(ReloadError::Load(format!(
+                "{}: no such file",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(ReloadError::Load(format!("{}: {e}", path.display()))),
     };
+    let files = Boot {
+        rdb: Some(Source::new(path.display().to_string(), file)),
+        ..Default::default()
+    };
+    load_locked(shard, tx, files, flush)
+        .await
+        .map_err(ReloadError::Load)?;
+    tracing::info!("DB reloaded by DEBUG RELOAD");
+    Ok(())
+}
+
+/// DEBUG LOADAOF: every shard hands its pending records to the log, and once they are
+/// written every database is emptied and the log's files are loaded back. All of it under
+/// every shard's lock, so no write falls between what the files hold and what is loaded.
+pub async fn reload_log(
+    shard: &Rc<Shard>,
+    outer: Option<crate::shard::TxId>,
+) -> Result<(), String> {
+    let persist = &shard.persist;
+    if !super::aof::is_on(persist) {
+        return Err("ERR DEBUG LOADAOF needs appendonly yes".into());
+    }
+    // A rewrite swaps the log's files: wait until none runs.
+    super::save::wait_idle(persist).await;
+    let tx = outer.unwrap_or_else(|| shard.new_tx());
+    for s in 0..shard.nshards {
+        let hand_over = |sh: &Rc<Shard>| super::aof::flush_shard(sh);
+        match outer {
+            Some(_) => shard.run_on(s, outer, hand_over).await,
+            None => shard.lock_and_run(s, tx, hand_over).await,
+        }
+    }
+    super::aof::wait_durable(persist).await;
+    let result = match super::aof::files_now(persist) {
+        Ok(files) => load_locked(shard, Some(tx), files, true).await,
+        Err(e) => Err(e),
+    };
+    if outer.is_none() {
+        shard.unlock_all(0..shard.nshards, tx).await;
+    }
+    result.map_err(|e| {
+        tracing::warn!("DEBUG LOADAOF: {e}");
+        format!("ERR Error trying to load the AOF: {e}")
+    })?;
+    tracing::info!("Append Only File loaded by DEBUG LOADAOF");
+    Ok(())
+}
+
+/// Loads `files` on every shard at once under all locks (inside `tx`'s if given), after
+/// emptying every database if `flush`.
+async fn load_locked(
+    shard: &Rc<Shard>,
+    tx: Option<crate::shard::TxId>,
+    files: Boot,
+    flush: bool,
+) -> Result<(), String> {
+    let files = Arc::new(files);
     let results = shard
         .on_all_locked(tx, move |sh| {
             if flush {
                 let mut d = sh.data.borrow_mut();
                 (0..d.store.dbs.len()).for_each(|i| d.flush_db(i));
             }
-            let mut load = ShardLoad::new(file.bytes(), false)?;
-            load.step(sh, usize::MAX)?;
-            Ok::<_, Corrupt>(load.counts)
+            let mut counts = Counts::default();
+            if let Some(src) = &files.rdb {
+                let mut load = ShardLoad::new(src.bytes(), files.aof)?;
+                load.step(sh, usize::MAX)?;
+                counts = load.counts;
+            }
+            for src in &files.incrs {
+                super::aof::replay::all_now(sh, src.bytes());
+            }
+            Ok::<_, Corrupt>(counts)
         })
         .await;
     let mut s = shard.persist.state();
@@ -406,6 +491,5 @@ async fn load_all(
     }
     s.last_load_keys_loaded = keys;
     s.last_load_keys_expired = expired;
-    tracing::info!("DB reloaded by DEBUG RELOAD");
     Ok(())
 }

@@ -124,11 +124,11 @@ impl Persistence {
         self.loading.load(Ordering::Relaxed)
     }
 
-    /// Marks the start of a load of `file_bytes` bytes by `shards` shards.
-    pub fn loading_started(&self, file_bytes: u64, shards: usize) {
+    /// Marks the start of a load of files of `file_bytes` bytes, `read_bytes` to read in all
+    /// (shards read some files each).
+    pub fn loading_started(&self, file_bytes: u64, read_bytes: u64) {
         self.load_done.store(0, Ordering::Relaxed);
-        self.load_total
-            .store(file_bytes * shards as u64, Ordering::Relaxed);
+        self.load_total.store(read_bytes, Ordering::Relaxed);
         self.load_file_bytes.store(file_bytes, Ordering::Relaxed);
         self.load_start.store(now_ms() / 1000, Ordering::Relaxed);
         self.loading.store(true, Ordering::Release);

@@ -30,6 +30,29 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i32) -> Self {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: Instant::now(),
+            name: Default::default(),
+            lib_name: Default::default(),
+            lib_ver: Default::default(),
+            db: Default::default(),
+            resp: Cell::new(2),
+            last_cmd: Cell::new("NULL"),
+            last_sub: Default::default(),
+            last_active: Cell::new(Instant::now()),
+            qbuf: Default::default(),
+            multi: Cell::new(-1),
+            monitor: Default::default(),
+            no_evict: Default::default(),
+            killed: Default::default(),
+        }
+    }
+
     /// Closes the socket under the connection so a pending read returns at once.
     pub fn kill(&self) {
         self.killed.set(true);

@@ -9,7 +9,6 @@
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::Instant;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::LocalReceiver;
@@ -66,6 +65,8 @@ pub struct ConnState {
     pub replica_hello: Option<crate::replication::downstream::Hello>,
     /// Set by PSYNC/SYNC: the socket goes to the replication executor.
     pub handover: Option<crate::replication::commands::Handover>,
+    /// The server's own client (see [`InternalClient`]).
+    internal: bool,
     _slot: Slot,
 }
 
@@ -80,6 +81,27 @@ impl Drop for Slot {
 }
 
 impl ConnState {
+    fn new(shard: Rc<Shard>, client: Rc<ClientHandle>, slot: Slot) -> Self {
+        ConnState {
+            authenticated: shard.config().str(Opt::RequirePass).is_empty(),
+            shard,
+            client,
+            db: 0,
+            resp: 2,
+            close: false,
+            reply_mode: ReplyMode::On,
+            inbox: None,
+            subs: Default::default(),
+            multi: None,
+            watched: Vec::new(),
+            tx: None,
+            replica_hello: None,
+            handover: None,
+            internal: false,
+            _slot: slot,
+        }
+    }
+
     pub fn reply<'a>(&self, out: &'a mut Vec<u8>) -> Reply<'a> {
         Reply::new(out, self.resp)
     }
@@ -99,6 +121,39 @@ impl ConnState {
     /// set counts as authenticated (the default user had no password then), as in Redis.
     fn auth_required(&self) -> bool {
         !self.authenticated
+    }
+}
+
+/// A client with no socket, inside the server: runs the commands of a Redis append-only
+/// file imported at boot (`persist::aof::redis`) through the path a connection's batches
+/// take, past the checks that keep clients out meanwhile (loading, authentication, a
+/// read-only replica), as Redis's loading client does. Not in CLIENT LIST.
+pub struct InternalClient {
+    st: ConnState,
+    out: Vec<u8>,
+}
+
+impl InternalClient {
+    pub fn new(shard: Rc<Shard>) -> Self {
+        let id = shard.clients.borrow_mut().next_id(shard.id, shard.nshards);
+        let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
+        let client = Rc::new(ClientHandle::new(id, nowhere, nowhere, -1));
+        let slot = Slot(std::sync::Arc::new(1.into()));
+        let mut st = ConnState::new(shard, client, slot);
+        st.internal = true;
+        st.authenticated = true;
+        InternalClient { st, out: vec![] }
+    }
+
+    /// Runs commands of `buf`, given as (first span, number of arguments); drops the replies.
+    pub async fn run(&mut self, buf: &[u8], spans: &[(u32, u32)], cmds: &[(usize, usize)]) {
+        run_batch(&mut self.st, buf, spans, cmds, &mut self.out).await;
+        self.out.clear();
+    }
+
+    /// Whether a MULTI is open, its EXEC still to come.
+    pub fn in_multi(&self) -> bool {
+        self.st.multi.is_some()
     }
 }
 
@@ -156,47 +211,11 @@ pub async fn serve(
     slot: Slot,
 ) {
     let _ = stream.set_nodelay(true);
-    let cfg = shard.config();
     let fd = stream.as_raw_fd();
     let id = shard.clients.borrow_mut().next_id(shard.id, shard.nshards);
-    let client = Rc::new(ClientHandle {
-        id,
-        addr: peer,
-        laddr: local,
-        fd,
-        created: Instant::now(),
-        name: Default::default(),
-        lib_name: Default::default(),
-        lib_ver: Default::default(),
-        db: Default::default(),
-        resp: std::cell::Cell::new(2),
-        last_cmd: std::cell::Cell::new("NULL"),
-        last_sub: Default::default(),
-        last_active: std::cell::Cell::new(Instant::now()),
-        qbuf: Default::default(),
-        multi: std::cell::Cell::new(-1),
-        monitor: Default::default(),
-        no_evict: Default::default(),
-        killed: Default::default(),
-    });
+    let client = Rc::new(ClientHandle::new(id, peer, local, fd));
     shard.clients.borrow_mut().add(client.clone());
-    let st = ConnState {
-        shard: shard.clone(),
-        client: client.clone(),
-        db: 0,
-        resp: 2,
-        authenticated: cfg.str(Opt::RequirePass).is_empty(),
-        close: false,
-        reply_mode: ReplyMode::On,
-        inbox: None,
-        subs: Default::default(),
-        multi: None,
-        watched: Vec::new(),
-        tx: None,
-        replica_hello: None,
-        handover: None,
-        _slot: slot,
-    };
+    let st = ConnState::new(shard, client, slot);
     drive(st, stream).await
 }
 
@@ -476,6 +495,9 @@ fn admit(st: &ConnState, args: &Args) -> Result<(usize, Option<&'static str>), R
         return Err((Some(idx), commands::arity_error(def.name).into_bytes()));
     }
     let sub = def.check_subcommand(args).map_err(|e| (Some(idx), e))?;
+    if st.internal {
+        return Ok((idx, sub));
+    }
     if def.flags & flags::NO_AUTH == 0 && st.auth_required() {
         return Err((Some(idx), errors::NOAUTH.as_bytes().to_vec()));
     }

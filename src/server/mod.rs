@@ -265,11 +265,12 @@ pub fn run(cfg: Config, persist: Arc<Persistence>) -> Result<(), String> {
         u[..40].into()
     };
     let boot = crate::persist::aof::prepare_boot(&persist, &cfg)?;
-    for f in boot.rdb.iter().chain(&boot.incrs) {
-        tracing::info!("Loading {} ({} bytes)", f.name, f.len);
+    for f in boot.rdb.iter().chain(&boot.incrs).chain(&boot.commands) {
+        tracing::info!("Loading {} ({} bytes)", f.name, f.range.len());
     }
     if !boot.is_empty() {
-        persist.loading_started(boot.total_bytes(), nshards);
+        let (shard, once) = (boot.shard_bytes(), boot.command_bytes());
+        persist.loading_started(shard + once, shard * nshards as u64 + once);
     }
     let kick_ms = cfg.int(Opt::ExecutorKickMs) as u64;
     if kick_ms > 0 {

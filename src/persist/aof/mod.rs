@@ -47,6 +47,7 @@
 pub mod crc32c;
 pub mod frame;
 pub mod manifest;
+pub mod redis;
 pub mod replay;
 pub mod writer;
 
@@ -237,6 +238,43 @@ pub fn write_failing(persist: &Persistence) -> bool {
 pub const WRITE_ERROR: &str =
     "MISCONF Errors writing to the AOF file: check the server logs for the cause";
 
+/// Whether the log is on and has its files (its first rewrite done).
+pub fn is_on(persist: &Persistence) -> bool {
+    persist.aof().status == Status::On
+}
+
+/// The log's files as they are now, mapped, to load again (DEBUG LOADAOF): the base and
+/// the incremental files, each up to its last whole frame.
+pub fn files_now(persist: &Persistence) -> Result<Boot, String> {
+    let a = persist.aof();
+    let source = |e: &FileEntry, framed: bool| -> Result<Source, String> {
+        let p = a.dir.join(&e.name);
+        let file = Mapped::open(&p)
+            .map_err(|err| format!("{}: {err}", p.display()))?
+            .ok_or_else(|| format!("{}: no such file", p.display()))?;
+        let mut s = Source::new(e.name.clone(), file);
+        if let frame::Check::Torn(bad) = frame::check(s.bytes()) {
+            if framed {
+                s.range.end = bad.at;
+            }
+        }
+        Ok(s)
+    };
+    Ok(Boot {
+        rdb: a
+            .manifest
+            .base
+            .as_ref()
+            .map(|e| source(e, false))
+            .transpose()?,
+        incrs: (a.manifest.incrs.iter())
+            .map(|e| source(e, true))
+            .collect::<Result<_, _>>()?,
+        aof: true,
+        ..Default::default()
+    })
+}
+
 // ----- Boot -----------------------------------------------------------------------------------
 
 /// Decides what to load at boot, before the shards start: with `appendonly yes` and a
@@ -250,11 +288,7 @@ pub fn prepare_boot(persist: &Persistence, cfg: &Config) -> Result<Boot, String>
         let path = super::rdb_path(cfg);
         let f = Mapped::open(&path)
             .map_err(|e| format!("Fatal error loading the DB {}: {e}", path.display()))?;
-        Ok(f.map(|file| Source {
-            name: path.display().to_string(),
-            len: file.bytes().len(),
-            file,
-        }))
+        Ok(f.map(|file| Source::new(path.display().to_string(), file)))
     };
     if !cfg.bool(Opt::Appendonly) {
         return Ok(Boot {
@@ -277,6 +311,14 @@ pub fn prepare_boot(persist: &Persistence, cfg: &Config) -> Result<Boot, String>
         }
     };
     let Some(text) = text else {
+        // Redis 6's and KeyDB's log is one file, `appendfilename` in `dir`: import it.
+        let legacy = Path::new(cfg.str(Opt::Dir)).join(&prefix);
+        if let Some(boot) = redis::import_single_file(&legacy)? {
+            let mut a = persist.aof();
+            a.status = Status::WaitRewrite;
+            a.dir = dir;
+            return Ok(boot);
+        }
         // No log yet: start from the snapshot if there is one, and make the log's files
         // once it is loaded.
         let rdb = rdb()?;
@@ -312,15 +354,17 @@ pub fn prepare_boot(persist: &Persistence, cfg: &Config) -> Result<Boot, String>
             Err(e) => Err(format!("Can't open the AOF file {}: {e}", p.display())),
         }
     };
+    if let Some(boot) = redis::import_manifest(&m, &open)? {
+        // Imported, the files become Tandem's by a rewrite; its new files are numbered
+        // after Redis's, and Redis's are removed once the new manifest is in place.
+        let mut a = persist.aof();
+        a.status = Status::WaitRewrite;
+        a.dir = dir;
+        a.manifest = m;
+        return Ok(boot);
+    }
     let base = match &m.base {
-        Some(b) => {
-            let file = open(&b.name)?;
-            Some(Source {
-                name: b.name.clone(),
-                len: file.bytes().len(),
-                file,
-            })
-        }
+        Some(b) => Some(Source::new(b.name.clone(), open(&b.name)?)),
         None => None,
     };
     let mut incrs = vec![];
@@ -332,7 +376,7 @@ pub fn prepare_boot(persist: &Persistence, cfg: &Config) -> Result<Boot, String>
             frame::Check::Good => {}
             frame::Check::Foreign => {
                 return Err(format!(
-                    "The AOF file {} is not in Tandem's format (an AOF written by Redis?)",
+                    "The AOF file {} is in neither Tandem's format nor Redis's",
                     e.name
                 ))
             }
@@ -373,15 +417,13 @@ pub fn prepare_boot(persist: &Persistence, cfg: &Config) -> Result<Boot, String>
                 ))
             }
         }
-        incrs.push(Source {
-            name: e.name.clone(),
-            file,
-            len,
-        });
+        let mut s = Source::new(e.name.clone(), file);
+        s.range.end = len;
+        incrs.push(s);
     }
     // Appending goes on in the last incremental file; a manifest without one gets one.
     let (path, keep, new_manifest) = match (m.incrs.last(), incrs.last()) {
-        (Some(e), Some(s)) => (dir.join(&e.name), Some(s.len as u64), None),
+        (Some(e), Some(s)) => (dir.join(&e.name), Some(s.range.end as u64), None),
         _ => {
             let e = FileEntry {
                 name: manifest::incr_name(&prefix, m.next_incr_seq()),
@@ -422,7 +464,7 @@ pub fn prepare_boot(persist: &Persistence, cfg: &Config) -> Result<Boot, String>
         rdb: base,
         incrs,
         aof: true,
-        rewrite_after: false,
+        ..Default::default()
     })
 }
 

@@ -69,6 +69,17 @@ pub async fn in_slices(sh: &Rc<Shard>, file: &[u8]) {
     tracing::debug!("shard {}: replayed {stats:?}", sh.id);
 }
 
+/// Replays a file's good part on this shard at once (DEBUG LOADAOF, under every lock).
+pub fn all_now(sh: &Shard, file: &[u8]) {
+    let cfg = sh.config();
+    let tombstones = cfg.bool(crate::config::Opt::ActiveReplica);
+    let mut stats = Stats::default();
+    let mut data = sh.data.borrow_mut();
+    for (f, _) in frame::frames(file) {
+        apply_records(sh, &mut data, &cfg, f.payload, tombstones, &mut stats);
+    }
+}
+
 /// Applies the records of `payload` that belong to this shard.
 pub fn apply_records(
     sh: &Shard,
