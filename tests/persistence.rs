@@ -633,3 +633,43 @@ fn redis_file_loads_in_tandem() {
     ok(&mut t, &["SAVE"]);
     assert!(stamps(&rdb(&dir)).values().all(|s| *s == Some(0)));
 }
+
+/// INFO's copy-on-write fields count what a background save copies aside: the keys changed
+/// before its walk reached them, each once, and nothing else.
+#[test]
+fn a_save_reports_what_it_copies_aside() {
+    let dir = TempDir::new("cow");
+    // 2 ms per key: the walk takes a second for 500 keys.
+    let s = start(&dir, &["--rdb-key-save-delay", "2000"]);
+    let mut c = s.conn();
+    let value = "x".repeat(1000);
+    let mut p = redis::pipe();
+    for i in 0..500 {
+        p.cmd("SET").arg(format!("k{i}")).arg(&value).ignore();
+    }
+    p.exec(&mut c).unwrap();
+    assert_eq!(info(&mut c, "current_cow_size"), "0");
+    run(&mut c, &["BGSAVE"]);
+    // Twice over: a key is copied at its first change only.
+    for _ in 0..2 {
+        p.exec(&mut c).unwrap();
+    }
+    let copied = |c: &mut redis::Connection, f: &str| info(c, f).parse::<u64>().unwrap();
+    // At least half the keys were still ahead of the walk, 1000 bytes each.
+    wait_for("the copies to be counted", LONG, || {
+        copied(&mut c, "current_cow_size") >= 250 * 1000
+    });
+    assert_eq!(info(&mut c, "rdb_bgsave_in_progress"), "1");
+    wait_bgsave(&mut c);
+    let last = copied(&mut c, "rdb_last_cow_size");
+    assert!(
+        (250 * 1000..500 * 1200).contains(&last),
+        "{last} bytes copied"
+    );
+    assert_eq!(info(&mut c, "current_cow_size"), "0");
+    // A save with no writes meanwhile copies nothing.
+    ok(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    run(&mut c, &["BGSAVE"]);
+    wait_bgsave(&mut c);
+    assert_eq!(info(&mut c, "rdb_last_cow_size"), "0");
+}

@@ -55,6 +55,9 @@ pub struct State {
     pub scheduled: bool,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
+    /// Bytes copied aside by the last snapshot save, and by the last rewrite's.
+    pub last_rdb_copied: u64,
+    pub last_aof_copied: u64,
 }
 
 /// The persistence side of the process: what saves, loads and the append-only log share
@@ -65,6 +68,9 @@ pub struct Persistence {
     /// Keys written so far by the running save, and the keys it will write.
     save_keys_done: AtomicU64,
     save_keys_total: AtomicU64,
+    /// Bytes of entries the running save has copied aside before their first change: the
+    /// memory a save costs beyond the dataset (Redis's copy-on-write size of its fork).
+    save_copied: AtomicU64,
     /// Whether the dataset is being loaded at boot: commands without the `loading` flag are
     /// refused meanwhile, as Redis does.
     loading: AtomicBool,
@@ -101,9 +107,12 @@ impl Persistence {
                 scheduled: false,
                 last_load_keys_loaded: 0,
                 last_load_keys_expired: 0,
+                last_rdb_copied: 0,
+                last_aof_copied: 0,
             }),
             save_keys_done: AtomicU64::new(0),
             save_keys_total: AtomicU64::new(0),
+            save_copied: AtomicU64::new(0),
             loading: AtomicBool::new(false),
             load_done: AtomicU64::new(0),
             load_total: AtomicU64::new(0),
@@ -329,6 +338,10 @@ pub fn info(persist: &Persistence, dirty: u64) -> String {
     } else {
         (0, 0)
     };
+    let copied = match s.running {
+        Some(_) => persist.save_copied.load(Ordering::Relaxed),
+        None => 0,
+    };
     let perc = if total > 0 {
         done as f64 * 100.0 / total as f64
     } else {
@@ -337,18 +350,20 @@ pub fn info(persist: &Persistence, dirty: u64) -> String {
     let mut t = String::new();
     let _ = write!(
         t,
-        "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:{perc:.2}\r\ncurrent_save_keys_processed:{done}\r\ncurrent_save_keys_total:{total}\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:{bg}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{current}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n",
+        "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:{copied}\r\ncurrent_cow_size:{copied}\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:{perc:.2}\r\ncurrent_save_keys_processed:{done}\r\ncurrent_save_keys_total:{total}\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:{bg}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{current}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n",
         persist.loading() as u8,
         s.lastsave,
         if s.last_status_ok { "ok" } else { "err" },
         s.last_save_secs,
         s.saves,
+        s.last_rdb_copied,
         s.last_load_keys_expired,
         s.last_load_keys_loaded,
     );
+    let aof_copied = s.last_aof_copied;
     // Not under the state's lock: the log takes its own.
     drop(s);
-    aof::info(persist, &mut t);
+    aof::info(persist, aof_copied, &mut t);
     if persist.loading() {
         let total = persist.load_total.load(Ordering::Relaxed).max(1);
         let done = persist.load_done.load(Ordering::Relaxed).min(total);

@@ -218,6 +218,7 @@ pub async fn begin(
     }
     let persist = &shard.persist;
     persist.save_keys_done.store(0, Ordering::Relaxed);
+    persist.save_copied.store(0, Ordering::Relaxed);
     persist
         .save_keys_total
         .store(totals.iter().map(|t| t.0 as u64).sum(), Ordering::Relaxed);
@@ -281,12 +282,15 @@ pub async fn finish(shard: &Rc<Shard>, job: Job) -> Result<u64, SaveError> {
             })
             .await;
     }
+    let copied = shard.persist.save_copied.load(Ordering::Relaxed);
     let mut s = shard.persist.state();
     s.running = None;
     if job.kind == SaveKind::AofRewrite {
+        s.last_aof_copied = copied;
         // The log's own bookkeeping is the caller's (see `aof`).
         return result.map_err(SaveError::Failed);
     }
+    s.last_rdb_copied = copied;
     match &result {
         Ok(bytes) => {
             s.lastsave = now_ms() / 1000;
@@ -335,6 +339,7 @@ async fn walk(
     let delay = sh.config().int(Opt::RdbKeySaveDelay) as u64;
     let mut sized = vec![false; totals.len()];
     let mut current = None;
+    let mut copied = 0;
     shard_aux(&sh, &mut enc);
     let sent_all = loop {
         if sh.data.borrow().snapshot.is_none() {
@@ -348,6 +353,7 @@ async fn walk(
                 .borrow_mut()
                 .snapshot_fill(&mut enc, &mut current, &mut sized, &totals, limit);
         sh.persist.save_keys_done.fetch_add(keys, Ordering::Relaxed);
+        copied = publish_copied(&sh, copied);
         if enc.buf.len() >= CHUNK || !more {
             current = None;
             let data = enc.take();
@@ -363,12 +369,26 @@ async fn walk(
         }
         glommio::yield_if_needed().await;
     };
+    publish_copied(&sh, copied);
     sh.data.borrow_mut().end_snapshot();
     sh.snapshotting.set(false);
     if !sent_all {
         tracing::warn!("shard {}: snapshot abandoned", sh.id);
     }
     walking.fetch_sub(1, Ordering::Release);
+}
+
+/// Adds what this shard's snapshot copied aside since `published` bytes to the save's count;
+/// returns the shard's new total.
+fn publish_copied(sh: &Shard, published: u64) -> u64 {
+    let now: u64 = (sh.data.borrow().store.dbs.iter())
+        .map(|d| d.snapshot_copied() as u64)
+        .sum();
+    let persist = &sh.persist;
+    persist
+        .save_copied
+        .fetch_add(now.saturating_sub(published), Ordering::Relaxed);
+    now
 }
 
 /// Snapshot-level AUX records of one shard (replication's tombstones and per-database flush

@@ -59,6 +59,8 @@ pub struct Snap {
     skip: std::collections::HashSet<Key, Hasher>,
     /// Entries copied before their first change, as they were when the snapshot began.
     saved: Vec<(Key, Entry)>,
+    /// Bytes copied into `saved` so far (INFO's `current_cow_size`).
+    copied: usize,
 }
 
 impl Db {
@@ -330,6 +332,7 @@ impl Db {
             cursor: self.map.len(),
             skip: Default::default(),
             saved: vec![],
+            copied: 0,
         }));
     }
 
@@ -345,9 +348,15 @@ impl Db {
                 let (k, e) = self.map.get_index(idx).unwrap();
                 s.skip.insert(k.clone());
                 s.saved.push((k.clone(), e.clone()));
+                s.copied += std::mem::size_of::<(Key, Entry)>() + k.len() + e.value.heap_size();
             }
             _ => {}
         }
+    }
+
+    /// Bytes the running snapshot has copied aside so far.
+    pub fn snapshot_copied(&self) -> usize {
+        self.snap.as_ref().map_or(0, |s| s.copied)
     }
 
     /// Hands the snapshot's next entry to `write`: walks the table down, then the saved

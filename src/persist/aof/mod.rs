@@ -890,13 +890,13 @@ pub async fn bgrewriteaof(shard: &Rc<Shard>, in_exec: bool) -> Result<&'static s
     }
 }
 
-/// INFO persistence's aof_* fields.
-pub fn info(persist: &Persistence, t: &mut String) {
+/// INFO persistence's aof_* fields; `copied`: bytes the last rewrite's snapshot copied aside.
+pub fn info(persist: &Persistence, copied: u64, t: &mut String) {
     let a = persist.aof();
     let current = a.rewriting.map_or(-1, |s| s.elapsed().as_secs() as i64);
     let _ = write!(
         t,
-        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{current}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{current}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:{copied}\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
         (a.status != Status::Off) as u8,
         (current >= 0) as u8,
         a.rewrite_scheduled as u8,
