@@ -1056,7 +1056,15 @@ fn check_imported(c: &mut redis::Connection) {
 fn a_redis_7_log_is_imported_and_becomes_tandems() {
     let dir = TempDir::new("import7");
     write_redis7_log(&dir, &redis7_log());
-    let flags = ["--appendonly", "yes", "--server-threads", "3"];
+    // `always`: the writes after the import are on disk before their replies.
+    let flags = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--server-threads",
+        "3",
+    ];
     let s = start(&dir, &flags);
     let mut c = s.conn();
     check_imported(&mut c);
@@ -1090,7 +1098,14 @@ fn a_single_file_log_of_redis_6_or_keydb_is_imported_once() {
     let all: Vec<u8> = redis7_log().into_iter().flat_map(|(_, b)| b).collect();
     std::fs::write(dir.join("appendonly.aof"), &all).unwrap();
     // A snapshot beside it is not what loads: with appendonly yes the log is.
-    let flags = ["--appendonly", "yes", "--server-threads", "2"];
+    let flags = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--server-threads",
+        "2",
+    ];
     let s = start(&dir, &flags);
     let mut c = s.conn();
     check_imported(&mut c);
