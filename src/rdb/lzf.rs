@@ -19,17 +19,45 @@ thread_local! {
     static TABLE: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(vec![0; 1 << HLOG]);
 }
 
-/// Compresses `input`; None when the result would not be shorter than `max_out` bytes.
-pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+/// Compresses `input` into `out` (emptied first, and reused by the caller so that millions
+/// of short strings cost no allocation each); false when the result would not be shorter
+/// than `max_out` bytes.
+pub fn compress_into(input: &[u8], max_out: usize, out: &mut Vec<u8>) -> bool {
+    out.clear();
     if input.len() > u32::MAX as usize {
-        return None;
+        return false;
     }
-    TABLE.with(|t| compress_with(input, max_out, &mut t.borrow_mut()))
+    TABLE.with(|t| compress_with(input, max_out, &mut t.borrow_mut(), out))
 }
 
-fn compress_with(input: &[u8], max_out: usize, table: &mut [u32]) -> Option<Vec<u8>> {
+/// [`compress_into`] a new buffer.
+pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    let mut out = vec![];
+    compress_into(input, max_out, &mut out).then_some(out)
+}
+
+/// How many bytes `a` and `b` share at their start (at most `b.len()`), eight at a time: the
+/// match extension is most of the compressor's time on repetitive strings.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let mut n = 0;
+    while n + 8 <= b.len() {
+        let x = u64::from_le_bytes(a[n..n + 8].try_into().unwrap())
+            ^ u64::from_le_bytes(b[n..n + 8].try_into().unwrap());
+        if x != 0 {
+            return n + (x.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    n + a[n..]
+        .iter()
+        .zip(&b[n..])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+fn compress_with(input: &[u8], max_out: usize, table: &mut [u32], out: &mut Vec<u8>) -> bool {
     let n = input.len();
-    let mut out = Vec::with_capacity(max_out.min(n + n / 16 + 64));
+    out.reserve(max_out.min(n + n / 16 + 64));
     let hash = |p: usize| -> usize {
         let v = (input[p] as u32) << 16 | (input[p + 1] as u32) << 8 | input[p + 2] as u32;
         (v.wrapping_mul(0x9E37_79B1) >> (32 - HLOG)) as usize
@@ -53,11 +81,8 @@ fn compress_with(input: &[u8], max_out: usize, table: &mut [u32]) -> Option<Vec<
             let off = i - r;
             if off <= MAX_OFF && input[r..r + 3] == input[i..i + 3] {
                 let max_len = (n - i).min(MAX_REF);
-                let mut len = 3;
-                while len < max_len && input[r + len] == input[i + len] {
-                    len += 1;
-                }
-                flush_literals(&mut out, lit_start, i);
+                let len = 3 + common_prefix(&input[r + 3..], &input[i + 3..i + max_len]);
+                flush_literals(out, lit_start, i);
                 let l = len - 2;
                 let o = off - 1;
                 if l < 7 {
@@ -70,15 +95,15 @@ fn compress_with(input: &[u8], max_out: usize, table: &mut [u32]) -> Option<Vec<
                 i += len;
                 lit_start = i;
                 if out.len() >= max_out {
-                    return None;
+                    return false;
                 }
                 continue;
             }
         }
         i += 1;
     }
-    flush_literals(&mut out, lit_start, n);
-    (out.len() < max_out).then_some(out)
+    flush_literals(out, lit_start, n);
+    out.len() < max_out
 }
 
 /// Decompresses into exactly `len` bytes; None if the stream is corrupt.
@@ -150,6 +175,23 @@ mod tests {
                 assert_eq!(decompress(&c, inp.len()).unwrap(), inp);
             }
         }
+        // Matches of every length up to past MAX_REF, ending anywhere in the 8-byte steps.
+        for len in 1..300 {
+            let mut v: Vec<u8> = (0..len).map(|i| (i % 7) as u8).collect();
+            v.extend_from_slice(b"-tail-");
+            v.extend_from_within(..len);
+            v.push(b'!');
+            if let Some(c) = compress(&v, v.len()) {
+                assert_eq!(decompress(&c, v.len()).unwrap(), v, "len {len}");
+            }
+        }
+        assert_eq!(common_prefix(b"abcdefghij", b"abcdefghiX"), 9);
+        assert_eq!(common_prefix(b"abcdefghij", b"abcdefgh"), 8);
+        assert_eq!(common_prefix(b"abc", b"abd"), 2);
+        assert_eq!(
+            common_prefix(b"abcdefghijklmnopq", b"abcdefghijklmnopq"),
+            17
+        );
         let long = vec![b'x'; 10_000];
         let c = compress(&long, long.len()).expect("compressible");
         assert!(c.len() < 200);

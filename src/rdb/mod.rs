@@ -67,6 +67,8 @@ pub struct Encoder {
     /// inserted there when the run ends (before any other opcode, and by [`Encoder::take`]).
     run: Vec<u64>,
     run_start: usize,
+    /// LZF's output, reused from string to string.
+    compressed: Vec<u8>,
 }
 
 impl Encoder {
@@ -76,6 +78,7 @@ impl Encoder {
             compress,
             run: Vec::new(),
             run_start: 0,
+            compressed: Vec::new(),
         }
     }
 
@@ -141,11 +144,16 @@ impl Encoder {
             }
         }
         if self.compress && s.len() > 20 {
-            if let Some(c) = lzf::compress(s, s.len() - 4) {
+            let mut c = std::mem::take(&mut self.compressed);
+            let shorter = lzf::compress_into(s, s.len() - 4, &mut c);
+            if shorter {
                 self.buf.push(0xC3);
                 self.length(c.len() as u64);
                 self.length(s.len() as u64);
                 self.buf.extend_from_slice(&c);
+            }
+            self.compressed = c;
+            if shorter {
                 return;
             }
         }
