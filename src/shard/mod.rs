@@ -855,18 +855,29 @@ impl Shard {
         for k in keys {
             table.prefetch(k, 1);
         }
-        // Members: a hash field is the argument after the key; a sorted-set member is that
-        // one (ZSCORE, ZREM) or the next (ZADD, ZINCRBY): both are tried.
-        let members = items.filter_map(|(k, a, b)| {
-            let e = table.peek(k)?;
-            match &e.value {
-                Value::Hash(h) if !h.is_small() => Some((e, a, None)),
-                Value::ZSet(z) if !z.is_small() => Some((e, a, b)),
-                _ => None,
-            }
-        });
+        // Then what lives apart from the entries: a string's bytes over 22 (a GET of them
+        // missed the cache in `Reply::bulk`: 20% of the shard under memtier over 1 M keys),
+        // and the members of large hashes and sorted sets. A hash field is the argument
+        // after the key; a sorted-set member is that one (ZSCORE, ZREM) or the next (ZADD,
+        // ZINCRBY): both are tried.
+        let mut members = [None; 64];
+        let mut m = 0;
+        for (k, a, b) in items {
+            let Some(e) = table.peek(k) else { continue };
+            let member = match &e.value {
+                Value::Str(s) => {
+                    s.prefetch();
+                    continue;
+                }
+                Value::Hash(h) if !h.is_small() => (e, a, None),
+                Value::ZSet(z) if !z.is_small() => (e, a, b),
+                _ => continue,
+            };
+            members[m] = Some(member);
+            m += 1;
+        }
         for stage in 0..2 {
-            for (e, a, b) in members.clone() {
+            for &(e, a, b) in members[..m].iter().flatten() {
                 for m in [a, b].into_iter().flatten() {
                     match &e.value {
                         Value::Hash(h) => h.prefetch(m, stage),

@@ -13,6 +13,7 @@
 //! can request ahead of time: the slot from the hash, the entry from the slot.
 
 use super::key::Key;
+use super::prefetch;
 
 const MIN_SLOTS: usize = 8;
 
@@ -285,17 +286,6 @@ impl<'a, V> Iterator for Iter<'a, V> {
     fn next(&mut self) -> Option<Self::Item> {
         self.0.next().map(|(k, v, _)| (k, v))
     }
-}
-
-#[inline]
-fn prefetch<T>(p: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; the address is that of a live reference.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p as *const T as *const i8, std::arch::x86_64::_MM_HINT_T0);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 #[cfg(test)]

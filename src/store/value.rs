@@ -197,6 +197,16 @@ impl Str {
         }
     }
 
+    /// Brings the bytes of a string kept apart from its entry into the cache.
+    #[inline]
+    pub fn prefetch(&self) {
+        match self {
+            Str::Heap(b) if !b.is_empty() => crate::store::prefetch(&b[0]),
+            Str::Grown(v) if !v.is_empty() => crate::store::prefetch(&v[0]),
+            _ => {}
+        }
+    }
+
     pub fn to_vec(&self) -> Vec<u8> {
         self.as_bytes(&mut itoa::Buffer::new()).to_vec()
     }

@@ -783,17 +783,9 @@ impl Skiplist {
     /// Asks the CPU to bring node `x` into the cache (a hint only).
     #[inline(always)]
     fn prefetch(&self, x: u32) {
-        #[cfg(target_arch = "x86_64")]
         if let Some(n) = self.nodes.get(x as usize) {
-            // SAFETY: a prefetch never faults, and the address is a live node anyway.
-            #[allow(unused_unsafe)]
-            unsafe {
-                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                _mm_prefetch::<_MM_HINT_T0>(n as *const Node as *const i8);
-            }
+            crate::store::prefetch(n);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = x;
     }
 
     fn score(&self, member: &[u8]) -> Option<f64> {
