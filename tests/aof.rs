@@ -957,6 +957,10 @@ fn resp(cmds: &[&[&str]]) -> Vec<u8> {
     out
 }
 
+/// Flags of the servers that import: `always`, so that the writes after the import are on
+/// disk before their replies (the tests SIGKILL right after them).
+const IMPORT: [&str; 4] = ["--appendonly", "yes", "--appendfsync", "always"];
+
 /// A far expiry, as Redis logs it (absolute).
 const AT: &str = "4102444800000";
 
@@ -1056,15 +1060,7 @@ fn check_imported(c: &mut redis::Connection) {
 fn a_redis_7_log_is_imported_and_becomes_tandems() {
     let dir = TempDir::new("import7");
     write_redis7_log(&dir, &redis7_log());
-    // `always`: the writes after the import are on disk before their replies.
-    let flags = [
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--server-threads",
-        "3",
-    ];
+    let flags = [&IMPORT[..], &["--server-threads", "3"]].concat();
     let s = start(&dir, &flags);
     let mut c = s.conn();
     check_imported(&mut c);
@@ -1095,17 +1091,14 @@ fn a_redis_7_log_is_imported_and_becomes_tandems() {
 #[test]
 fn a_single_file_log_of_redis_6_or_keydb_is_imported_once() {
     let dir = TempDir::new("import6");
+    // A snapshot beside it is not what loads: with appendonly yes the log is.
+    let s = start(&dir, &[]);
+    ok(&mut s.conn(), &["SET", "a", "from the snapshot"]);
+    ok(&mut s.conn(), &["SAVE"]);
+    drop(s);
     let all: Vec<u8> = redis7_log().into_iter().flat_map(|(_, b)| b).collect();
     std::fs::write(dir.join("appendonly.aof"), &all).unwrap();
-    // A snapshot beside it is not what loads: with appendonly yes the log is.
-    let flags = [
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--server-threads",
-        "2",
-    ];
+    let flags = [&IMPORT[..], &["--server-threads", "2"]].concat();
     let s = start(&dir, &flags);
     let mut c = s.conn();
     check_imported(&mut c);
