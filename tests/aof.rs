@@ -1063,6 +1063,13 @@ fn a_redis_7_log_is_imported_and_becomes_tandems() {
     let flags = [&IMPORT[..], &["--server-threads", "3"]].concat();
     let s = start(&dir, &flags);
     let mut c = s.conn();
+    // As after any load: nothing to save, and the commands were not the clients'.
+    assert_eq!(info(&mut c, "rdb_changes_since_last_save"), "0");
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut c)
+        .unwrap();
+    assert!(!stats.contains("cmdstat_rpush"), "{stats}");
     check_imported(&mut c);
     // Tandem's files, numbered after Redis's; Redis's are gone.
     assert_eq!(

@@ -17,7 +17,8 @@
 //! As Redis does, a file that is not a log (bad format, or a command Tandem does not have)
 //! stops the server with the reason, and a last file cut off mid-command loads up to its last
 //! whole command (`aof-load-truncated yes`) or stops the server; a transaction left open at
-//! the end of a file is dropped. Keys are not held past their expiry while commands run (Redis
+//! the end of a file is dropped. Afterwards the data counts as saved and the commands are not
+//! in INFO's command statistics. Keys are not held past their expiry while commands run (Redis
 //! holds them until the load ends): a command that read an already expired key in Redis sees
 //! no key here.
 
@@ -175,6 +176,15 @@ pub async fn import(sh: &Rc<Shard>, files: &[Source]) {
             }
         }
     }
+    // As after any load: no changes since the last save, and the commands that rebuilt the
+    // data are not the clients' (Redis's loading client is not counted either).
+    sh.broadcast(|sh| {
+        let mut d = sh.data.borrow_mut();
+        d.dirty = 0;
+        d.cmdstats = Default::default();
+        d.ks = Default::default();
+    })
+    .await;
 }
 
 /// Bytes of commands parsed and run at a time.
