@@ -685,3 +685,73 @@ fn a_save_reports_what_it_copies_aside() {
     wait_bgsave(&mut c);
     assert_eq!(info(&mut c, "rdb_last_cow_size"), "0");
 }
+
+/// SYNC, the command before PSYNC, answers with the RDB alone, with no +FULLRESYNC line
+/// first (redis-cli --rdb took that line for the payload's length and never found the end);
+/// with `REPLCONF rdb-only 1` the connection ends after it.
+#[test]
+fn sync_answers_with_the_rdb_alone() {
+    use std::io::{Read, Write};
+    let dir = TempDir::new("sync");
+    let s = start(&dir, &["--server-threads", "2"]);
+    let mut c = s.conn();
+    ok(&mut c, &["MSET", "a", "1", "b", "two"]);
+    let mut t = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    t.set_read_timeout(Some(LONG)).unwrap();
+    t.write_all(b"REPLCONF rdb-only 1\r\nSYNC\r\n").unwrap();
+    let mut got = vec![];
+    t.read_to_end(&mut got).unwrap();
+    let rest = got
+        .strip_prefix(b"+OK\r\n$")
+        .expect("+OK, then the RDB's length");
+    let eol = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+    let len: usize = std::str::from_utf8(&rest[..eol]).unwrap().parse().unwrap();
+    let file = &rest[eol + 2..];
+    assert_eq!(file.len(), len, "the RDB and nothing after it");
+    let (_, recs) = read_all(file).expect("an RDB file");
+    let mut keys: Vec<_> = recs.iter().map(|r| r.key.clone()).collect();
+    keys.sort();
+    assert_eq!(keys, [b"a".to_vec(), b"b".to_vec()]);
+    wait_for("the replica to be gone", LONG, || {
+        common::cluster::info_text(&mut c, "replication", "connected_slaves") == "0"
+    });
+}
+
+/// `redis-cli --rdb` downloads the dataset as the RDB file SAVE writes; `--functions-rdb`
+/// gets one without keys (Tandem has no functions).
+#[test]
+#[ignore = "needs redis-cli (apt-get install redis-tools)"]
+fn redis_cli_rdb_downloads_the_dataset() {
+    let dir = TempDir::new("cli-rdb");
+    let s = start(&dir, &["--server-threads", "3"]);
+    let mut c = s.conn();
+    fill(&mut c);
+    ok(&mut c, &["SAVE"]);
+    let saved = records(&rdb(&dir));
+    let cli = |flag: &str, path: &Path| {
+        let mut child = std::process::Command::new("redis-cli")
+            .args(["-p", &s.port.to_string(), flag])
+            .arg(path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-cli on the PATH");
+        let mut status = None;
+        wait_for("redis-cli to finish", LONG, || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        });
+        assert!(status.unwrap().success(), "redis-cli {flag} failed");
+    };
+    let download = dir.join("download.rdb");
+    cli("--rdb", &download);
+    let got = records(&download);
+    assert_eq!(got.len(), saved.len());
+    for (k, r) in &saved {
+        let g = &got[k];
+        assert_eq!((&g.value, g.expire_at), (&r.value, r.expire_at), "{k:?}");
+    }
+    let functions = dir.join("functions.rdb");
+    cli("--functions-rdb", &functions);
+    assert!(records(&functions).is_empty());
+}

@@ -48,6 +48,8 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
         ConnCmd::Replicaof => replicaof(st, args, out).await,
         ConnCmd::Replconf => replconf(st, args, out),
         ConnCmd::Psync | ConnCmd::Sync => {
+            let hello = st.replica_hello.get_or_insert_with(Hello::default);
+            hello.sync = matches!(which, ConnCmd::Sync);
             let (replid, offset) = if args.len() >= 3 {
                 (
                     String::from_utf8_lossy(args.get(1)).into_owned(),
@@ -140,7 +142,11 @@ fn replconf(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
         } else if eq_ic(k, "ack") || eq_ic(k, "getack") {
             // Acks arrive on a replica's link, which the replication executor reads.
             return;
-        } else if !(eq_ic(k, "ip-address") || eq_ic(k, "rdb-only") || eq_ic(k, "rdb-filter-only")) {
+        } else if eq_ic(k, "rdb-only") {
+            hello.rdb_only = v == b"1";
+        } else if eq_ic(k, "rdb-filter-only") {
+            hello.functions_only = eq_ic(v, "functions");
+        } else if !eq_ic(k, "ip-address") {
             let opt = String::from_utf8_lossy(k);
             return st
                 .reply(out)

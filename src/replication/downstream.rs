@@ -29,6 +29,13 @@ pub struct Hello {
     pub capa_eof: bool,
     pub tandem: bool,
     pub uuid: Option<u128>,
+    /// The old SYNC command rather than PSYNC: the RDB comes with no +FULLRESYNC line.
+    pub sync: bool,
+    /// `REPLCONF rdb-only 1` (`redis-cli --rdb`): the RDB and nothing after it.
+    pub rdb_only: bool,
+    /// `REPLCONF rdb-filter-only functions` (`redis-cli --functions-rdb`): an RDB without
+    /// keys (Tandem has no functions to put in it).
+    pub functions_only: bool,
 }
 
 pub struct Downstream {
@@ -137,19 +144,26 @@ async fn session(
             link.addr
         );
     } else {
-        if !tandem {
+        let rdb_only = link.hello.rdb_only;
+        if !tandem && !rdb_only {
             // Before the stream starts: from here on no shard writes OP records.
             node.set_ops(false).await;
         }
         let start = node.backlog.borrow().next;
         link.cursor.set(start);
         link.position.set(start);
-        out.write_all(format!("+FULLRESYNC {} {start}\r\n", node.replid).as_bytes())
-            .await?;
+        if !link.hello.sync {
+            out.write_all(format!("+FULLRESYNC {} {start}\r\n", node.replid).as_bytes())
+                .await?;
+        }
         tracing::info!("Full resync requested by replica {}: starting.", link.addr);
         link.state.set("send_bulk");
         send_snapshot(node, link, out).await?;
         tracing::info!("Synchronization with replica {} succeeded", link.addr);
+        if rdb_only {
+            // As Redis: the RDB is all an rdb-only replica gets; the connection ends here.
+            return Ok(());
+        }
     }
     let reader = glommio::spawn_local(read_acks(node.clone(), link.clone(), input));
     if !tandem && link.hello.capa_eof {
@@ -211,7 +225,12 @@ async fn send_snapshot(
     link.sync_total.set(total as u64);
     emit(out, eof, &mut pending, &mut crc, &head.buf).await?;
     let mut logged = Instant::now();
-    for db in 0..cfg.databases() {
+    let dbs = if link.hello.functions_only {
+        0
+    } else {
+        cfg.databases()
+    };
+    for db in 0..dbs {
         let pops = node.shard.broadcast(move |sh| sh.db_population(db)).await;
         if pops.iter().all(|&(k, t)| k == 0 && t == 0) {
             continue;
