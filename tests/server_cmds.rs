@@ -2355,3 +2355,55 @@ fn monitor_redacts_passwords_only() {
         assert_eq!(monitor_line(&mut m), w);
     }
 }
+
+/// MEMORY: USAGE grows with the value and is nil for a missing key (on whichever shard
+/// the key lives), STATS counts the keys of every shard, and the other subcommands answer as
+/// Redis's do (`redis-cli --memkeys` and `--bigkeys --memkeys` rely on USAGE).
+#[test]
+fn memory_usage_stats_and_the_rest() {
+    let s = Server::start(&["--server-threads", "3"]);
+    let mut w = Wire::new(&s);
+    let big = "x".repeat(1000);
+    for i in 0..6 {
+        let k = format!("k{i}");
+        assert_eq!(w.cmd(&["SET", &k, "v"]), R::ok());
+        assert_eq!(w.cmd(&["SET", &format!("big{i}"), &big]), R::ok());
+    }
+    assert_eq!(w.cmd(&["RPUSH", "list", "a", "b", "c"]).int(), 3);
+    for i in 0..6 {
+        let small = w.cmd(&["MEMORY", "USAGE", &format!("k{i}")]).int();
+        let large = w
+            .cmd(&["MEMORY", "USAGE", &format!("big{i}"), "SAMPLES", "0"])
+            .int();
+        assert!(small > 0 && large >= small + 1000, "{small} {large}");
+    }
+    assert!(w.cmd(&["MEMORY", "USAGE", "list"]).int() > 0);
+    assert_eq!(w.cmd(&["MEMORY", "USAGE", "missing"]), R::Nil);
+    assert_eq!(
+        w.cmd(&["MEMORY", "USAGE", "k0", "SAMPLES", "x"]),
+        R::err("ERR value is not an integer or out of range")
+    );
+    assert_eq!(
+        w.cmd(&["MEMORY", "USAGE", "k0", "FOO"]),
+        R::err("ERR syntax error")
+    );
+    let R::Arr(stats) = w.cmd(&["MEMORY", "STATS"]) else {
+        panic!("MEMORY STATS is a map (an array in RESP2)");
+    };
+    let keys = stats
+        .chunks(2)
+        .find(|p| p[0].text() == "keys.count")
+        .map(|p| p[1].int());
+    assert_eq!(keys, Some(13));
+    assert!(stats.chunks(2).any(|p| p[0].text() == "db.0"));
+    assert_eq!(w.cmd(&["MEMORY", "PURGE"]), R::ok());
+    assert!(w.cmd(&["MEMORY", "DOCTOR"]).text().starts_with("Hi Sam"));
+    assert_eq!(
+        w.cmd(&["MEMORY", "NOPE"]),
+        R::err("ERR unknown subcommand 'NOPE'. Try MEMORY HELP.")
+    );
+    let R::Arr(help) = w.cmd(&["MEMORY", "HELP"]) else {
+        panic!("help is an array");
+    };
+    assert!(help[0].text().starts_with("MEMORY <subcommand>"));
+}

@@ -78,6 +78,7 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
         ConnCmd::Keys => keys(st, args, out).await,
         ConnCmd::Scan => scan(st, args, out).await,
         ConnCmd::Randomkey => randomkey(st, out).await,
+        ConnCmd::Memory => memory(st, args, out).await,
         ConnCmd::Lastsave => {
             let at = st.shard.persist.state().lastsave;
             st.reply(out).int(at as i64)
@@ -874,6 +875,138 @@ pub fn memory_usage() -> (u64, u64) {
         .map(|pages| pages * 4096)
         .unwrap_or(0);
     (rss, rss)
+}
+
+/// Bytes a key takes beyond its value's own allocations: its table entry and index slot.
+const KEY_OVERHEAD: usize =
+    std::mem::size_of::<(crate::store::Key, crate::store::Entry, u64)>() + 8;
+
+/// MEMORY: USAGE of a key (its entry, key and value bytes; exact, so SAMPLES changes
+/// nothing), STATS, DOCTOR, MALLOC-STATS, PURGE, HELP.
+async fn memory(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
+    let sub = args.get(1);
+    if eq_ic(sub, "usage") && args.len() >= 3 {
+        let mut i = 3;
+        while i < args.len() {
+            if !(eq_ic(args.get(i), "samples") && i + 1 < args.len()) {
+                return st.reply(out).error(errors::SYNTAX);
+            }
+            if parse_i64(args.get(i + 1)).is_none() {
+                return st.reply(out).error(errors::NOT_INTEGER);
+            }
+            i += 2;
+        }
+        let (key, db) = (args.get(2).to_vec(), st.db);
+        let owner = st.shard.shard_of(&key);
+        let size = st
+            .shard
+            .run_on(owner, st.tx, move |sh| {
+                let mut d = sh.data.borrow_mut();
+                let e = d.store.dbs[db].get(&key, now_ms(), &mut KeyspaceStats::default())?;
+                let key_heap = if key.len() > 22 { key.len() } else { 0 };
+                Some(KEY_OVERHEAD + key_heap + e.value.heap_size())
+            })
+            .await;
+        match size {
+            Some(n) => st.reply(out).int(n as i64),
+            None => st.reply(out).null(),
+        }
+    } else if eq_ic(sub, "stats") && args.len() == 2 {
+        memory_stats(st, out).await
+    } else if eq_ic(sub, "doctor") && args.len() == 2 {
+        st.reply(out).bulk(
+            b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.",
+        );
+    } else if eq_ic(sub, "malloc-stats") && args.len() == 2 {
+        st.reply(out)
+            .bulk(b"Stats not supported for the current allocator");
+    } else if eq_ic(sub, "purge") && args.len() == 2 {
+        // Each shard's thread returns the free memory its own heap holds.
+        st.shard
+            .broadcast_in(st.tx, |_| {
+                // SAFETY: mi_collect only frees what the calling thread's heap no longer uses.
+                unsafe { libmimalloc_sys::mi_collect(true) }
+            })
+            .await;
+        st.reply(out).ok();
+    } else if eq_ic(sub, "help") && args.len() == 2 {
+        st.reply(out).help(&[
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return memory problems reports.",
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+            "HELP",
+            "    Prints this help.",
+        ]);
+    } else {
+        st.reply(out).error(unknown_subcommand_error(sub, "memory"));
+    }
+}
+
+/// MEMORY STATS, with Redis's field names. The process's resident memory stands for what is
+/// allocated (as in INFO memory); the keys' overhead is their table entries and slots, and
+/// the dataset the rest.
+async fn memory_stats(st: &mut ConnState, out: &mut Vec<u8>) {
+    let per_shard = st
+        .shard
+        .broadcast_in(st.tx, |sh| {
+            let d = sh.data.borrow();
+            (d.store.dbs.iter())
+                .map(|db| (db.len(), db.volatile_len()))
+                .collect::<Vec<_>>()
+        })
+        .await;
+    let mut dbs = vec![(0usize, 0usize); per_shard.first().map_or(0, |v| v.len())];
+    for shard in &per_shard {
+        for (t, (keys, volatile)) in dbs.iter_mut().zip(shard) {
+            t.0 += keys;
+            t.1 += volatile;
+        }
+    }
+    let total = memory_usage().0;
+    let keys: usize = dbs.iter().map(|d| d.0).sum();
+    // An expiry is an entry in the database's set of keys that have one.
+    let overhead: u64 = dbs
+        .iter()
+        .map(|&(k, v)| (k * KEY_OVERHEAD + v * 16) as u64)
+        .sum();
+    let dataset = total.saturating_sub(overhead);
+    let live: Vec<_> = dbs.iter().enumerate().filter(|(_, d)| d.0 > 0).collect();
+    let mut r = st.reply(out);
+    r.map(13 + live.len());
+    let num = |r: &mut Reply, name: &str, v: u64| {
+        r.bulk(name.as_bytes());
+        r.int(v as i64);
+    };
+    num(&mut r, "peak.allocated", total);
+    num(&mut r, "total.allocated", total);
+    num(&mut r, "startup.allocated", 0);
+    num(&mut r, "replication.backlog", 0);
+    num(&mut r, "clients.slaves", 0);
+    num(&mut r, "clients.normal", 0);
+    num(&mut r, "aof.buffer", 0);
+    for (i, &(k, v)) in live {
+        r.bulk(format!("db.{i}").as_bytes());
+        r.map(2);
+        num(&mut r, "overhead.hashtable.main", (k * KEY_OVERHEAD) as u64);
+        num(&mut r, "overhead.hashtable.expires", (v * 16) as u64);
+    }
+    num(&mut r, "overhead.total", overhead);
+    num(&mut r, "keys.count", keys as u64);
+    num(&mut r, "keys.bytes-per-key", total / (keys as u64).max(1));
+    num(&mut r, "dataset.bytes", dataset);
+    r.bulk(b"dataset.percentage");
+    r.double(dataset as f64 * 100.0 / total.max(1) as f64);
+    r.bulk(b"peak.percentage");
+    r.double(100.0);
 }
 
 fn total_system_memory() -> u64 {
