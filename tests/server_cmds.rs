@@ -2407,3 +2407,73 @@ fn memory_usage_stats_and_the_rest() {
     };
     assert!(help[0].text().starts_with("MEMORY <subcommand>"));
 }
+
+/// SLOWLOG: commands over `slowlog-log-slower-than` µs, newest first, from every shard, with
+/// growing ids, Redis's trimming of long arguments, passwords redacted, and LEN, RESET and
+/// `slowlog-max-len` as in Redis.
+#[test]
+fn slowlog_keeps_the_slow_commands() {
+    let s = server();
+    let mut w = Wire::new(&s);
+    assert_eq!(w.cmd(&["SLOWLOG", "LEN"]).int(), 0);
+    assert_eq!(
+        w.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]),
+        R::ok()
+    );
+    assert_eq!(w.cmd(&["CLIENT", "SETNAME", "me"]), R::ok());
+    let mut long = vec!["RPUSH".to_string(), "list".to_string(), "y".repeat(200)];
+    long.extend((0..40).map(|i| format!("a{i}")));
+    let long: Vec<&str> = long.iter().map(|a| a.as_str()).collect();
+    assert_eq!(w.cmd(&long).int(), 41);
+    assert_eq!(w.cmd(&["SET", "k", "v"]), R::ok());
+    assert!(matches!(w.cmd(&["AUTH", "secret"]), R::Err(_)));
+    assert_eq!(w.cmd(&["DEBUG", "SLEEP", "0.01"]), R::ok());
+    let R::Arr(entries) = w.cmd(&["SLOWLOG", "GET", "-1"]) else {
+        panic!("SLOWLOG GET is an array");
+    };
+    let args = |e: &R| -> Vec<String> {
+        let R::Arr(f) = e else { panic!("an entry") };
+        let R::Arr(a) = &f[3] else {
+            panic!("arguments")
+        };
+        a.iter().map(|x| x.text()).collect()
+    };
+    let fields = |e: &R| -> Vec<R> {
+        let R::Arr(f) = e else { panic!("an entry") };
+        f.clone()
+    };
+    // Newest first: DEBUG SLEEP, AUTH, SET, RPUSH, CLIENT SETNAME, CONFIG SET.
+    assert_eq!(args(&entries[0]), ["DEBUG", "SLEEP", "0.01"]);
+    let sleep = fields(&entries[0]);
+    assert!(sleep[2].int() >= 10_000, "{:?}", sleep[2]);
+    assert!(sleep[4].text().starts_with("127.0.0.1:"));
+    assert_eq!(sleep[5].text(), "me");
+    assert_eq!(args(&entries[1]), ["AUTH", "(redacted)"]);
+    assert_eq!(args(&entries[2]), ["SET", "k", "v"]);
+    let rpush = args(&entries[3]);
+    assert_eq!(rpush.len(), 32);
+    assert_eq!(rpush[2], format!("{}... (72 more bytes)", "y".repeat(128)));
+    assert_eq!(rpush[31], "... (12 more arguments)");
+    let ids: Vec<i64> = entries.iter().map(|e| fields(e)[0].int()).collect();
+    assert!(
+        ids.windows(2).all(|p| p[0] > p[1]),
+        "ids grow with time: {ids:?}"
+    );
+    assert_eq!(
+        w.cmd(&["SLOWLOG", "GET", "-2"]),
+        R::err("ERR count should be greater than or equal to -1")
+    );
+    let R::Arr(two) = w.cmd(&["SLOWLOG", "GET", "2"]) else {
+        panic!("an array")
+    };
+    assert_eq!(two.len(), 2);
+    assert_eq!(w.cmd(&["CONFIG", "SET", "slowlog-max-len", "3"]), R::ok());
+    assert_eq!(w.cmd(&["SLOWLOG", "LEN"]).int(), 3);
+    assert_eq!(
+        w.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "-1"]),
+        R::ok()
+    );
+    assert_eq!(w.cmd(&["SLOWLOG", "RESET"]), R::ok());
+    assert_eq!(w.cmd(&["SET", "k", "w"]), R::ok());
+    assert_eq!(w.cmd(&["SLOWLOG", "LEN"]).int(), 0);
+}

@@ -79,6 +79,7 @@ pub async fn run(which: ConnCmd, st: &mut ConnState, args: Args<'_>, out: &mut V
         ConnCmd::Scan => scan(st, args, out).await,
         ConnCmd::Randomkey => randomkey(st, out).await,
         ConnCmd::Memory => memory(st, args, out).await,
+        ConnCmd::Slowlog => slowlog(st, args, out).await,
         ConnCmd::Lastsave => {
             let at = st.shard.persist.state().lastsave;
             st.reply(out).int(at as i64)
@@ -875,6 +876,90 @@ pub fn memory_usage() -> (u64, u64) {
         .map(|pages| pages * 4096)
         .unwrap_or(0);
     (rss, rss)
+}
+
+/// SLOWLOG GET [count] | LEN | RESET | HELP, over every shard's log (`server::stats::SlowLog`):
+/// the newest `slowlog-max-len` entries of them all.
+async fn slowlog(st: &mut ConnState, args: Args<'_>, out: &mut Vec<u8>) {
+    let sub = args.get(1);
+    let max_len = st.shard.config().int(Opt::SlowlogMaxLen) as usize;
+    if eq_ic(sub, "get") && args.len() <= 3 {
+        let count = match args.len() {
+            3 => match parse_i64(args.get(2)) {
+                Some(n) if n >= -1 => n,
+                Some(_) => {
+                    return st
+                        .reply(out)
+                        .error("ERR count should be greater than or equal to -1")
+                }
+                None => return st.reply(out).error(errors::NOT_INTEGER),
+            },
+            _ => 10,
+        };
+        let mut all: Vec<_> = st
+            .shard
+            .broadcast_in(st.tx, |sh| {
+                sh.data
+                    .borrow()
+                    .slowlog
+                    .entries
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        all.sort_by_key(|e| std::cmp::Reverse((e.at_us, e.id)));
+        let n = if count < 0 { max_len } else { count as usize };
+        all.truncate(n.min(max_len));
+        let mut r = st.reply(out);
+        r.array(all.len());
+        for e in all {
+            r.array(6);
+            r.int(e.id as i64);
+            r.int((e.at_us / 1_000_000) as i64);
+            r.int(e.micros as i64);
+            r.array(e.args.len());
+            for a in &e.args {
+                r.bulk(a);
+            }
+            r.bulk(e.client_addr.as_bytes());
+            r.bulk(e.client_name.as_bytes());
+        }
+    } else if eq_ic(sub, "len") && args.len() == 2 {
+        let n: usize = st
+            .shard
+            .broadcast_in(st.tx, |sh| sh.data.borrow().slowlog.entries.len())
+            .await
+            .iter()
+            .sum();
+        st.reply(out).int(n.min(max_len) as i64);
+    } else if eq_ic(sub, "reset") && args.len() == 2 {
+        st.shard
+            .broadcast_in(st.tx, |sh| sh.data.borrow_mut().slowlog.entries.clear())
+            .await;
+        st.reply(out).ok();
+    } else if eq_ic(sub, "help") && args.len() == 2 {
+        st.reply(out).help(&[
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+            "HELP",
+            "    Prints this help.",
+        ]);
+    } else {
+        st.reply(out)
+            .error(unknown_subcommand_error(sub, "slowlog"));
+    }
 }
 
 /// Bytes a key takes beyond its value's own allocations: its table entry and index slot.

@@ -106,8 +106,8 @@ options! {
     LatencyTracking = "latency-tracking": Bool, "yes", 0;
     LatencyTrackingInfoPercentiles = "latency-tracking-info-percentiles": Words, "50 99 99.9", 0;
     LatencyMonitorThreshold = "latency-monitor-threshold": Int { min: 0, max: I64MAX }, "0", ACCEPTED;
-    SlowlogLogSlowerThan = "slowlog-log-slower-than": Int { min: -1, max: I64MAX }, "10000", ACCEPTED;
-    SlowlogMaxLen = "slowlog-max-len": Int { min: 0, max: I64MAX }, "128", ACCEPTED;
+    SlowlogLogSlowerThan = "slowlog-log-slower-than": Int { min: -1, max: I64MAX }, "10000", 0;
+    SlowlogMaxLen = "slowlog-max-len": Int { min: 0, max: I64MAX }, "128", 0;
     NotifyKeyspaceEvents = "notify-keyspace-events": Events, "", 0;
     // Memory.
     Maxmemory = "maxmemory": Memory { max: I64MAX }, "0", ACCEPTED;

@@ -662,11 +662,21 @@ async fn run_batch(
                 {
                     let err = out.get(start).is_some_and(|&b| b == b'-');
                     let track = cfg.bool(Opt::LatencyTracking);
-                    shard.data.borrow_mut().cmdstats.record(
+                    let mut data = shard.data.borrow_mut();
+                    data.cmdstats.record(
                         commands::stat_slot(idx, &args),
                         nanos,
                         track,
                         err.then(|| &out[start..]),
+                    );
+                    let client = &st.client;
+                    data.slowlog.consider(
+                        (shard.id, shard.nshards),
+                        cfg.int(Opt::SlowlogLogSlowerThan),
+                        cfg.int(Opt::SlowlogMaxLen) as usize,
+                        nanos,
+                        &args,
+                        || (client.addr.to_string(), client.name.borrow().clone()),
                     );
                 }
                 if suppress {

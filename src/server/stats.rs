@@ -93,3 +93,116 @@ impl CommandStats {
         self.total_error_replies += other.total_error_replies;
     }
 }
+
+/// One slow command (SLOWLOG GET's fields).
+#[derive(Debug, Clone)]
+pub struct SlowEntry {
+    /// Unique across shards and growing with time (monitoring tools watch the largest):
+    /// the time in µs times the shards, plus the shard's number.
+    pub id: u64,
+    /// When it ran, in Unix microseconds (newest first in SLOWLOG GET).
+    pub at_us: u64,
+    pub micros: u64,
+    /// At most 32 arguments of at most 128 bytes each, as Redis keeps them.
+    pub args: Vec<Vec<u8>>,
+    pub client_addr: String,
+    pub client_name: String,
+}
+
+/// A shard's slow log: its commands that ran at least `slowlog-log-slower-than` µs, the
+/// newest `slowlog-max-len` of them.
+#[derive(Debug, Default)]
+pub struct SlowLog {
+    pub entries: std::collections::VecDeque<SlowEntry>,
+    last_id: Option<u64>,
+}
+
+/// Arguments kept per entry, and bytes per argument (Redis's SLOWLOG_ENTRY_MAX_ARGC/STRING).
+const SLOW_MAX_ARGS: usize = 32;
+const SLOW_MAX_BYTES: usize = 128;
+
+impl SlowLog {
+    /// Records the command in `args` if it ran for `nanos` or longer than `threshold_us`
+    /// (negative: the log is off).
+    #[inline]
+    pub fn consider(
+        &mut self,
+        (shard, nshards): (usize, usize),
+        threshold_us: i64,
+        max_len: usize,
+        nanos: u64,
+        args: &crate::protocol::Args,
+        client: impl FnOnce() -> (String, String),
+    ) {
+        let micros = nanos / 1000;
+        if threshold_us < 0 || micros < threshold_us as u64 {
+            return;
+        }
+        let n = args.len();
+        let secret = secret_args(args);
+        let mut kept: Vec<Vec<u8>> = args
+            .iter()
+            .take(if n > SLOW_MAX_ARGS {
+                SLOW_MAX_ARGS - 1
+            } else {
+                n
+            })
+            .enumerate()
+            .map(|(i, a)| match a.len() > SLOW_MAX_BYTES {
+                _ if secret.contains(&i) => b"(redacted)".to_vec(),
+                true => {
+                    let mut v = a[..SLOW_MAX_BYTES].to_vec();
+                    v.extend_from_slice(
+                        format!("... ({} more bytes)", a.len() - SLOW_MAX_BYTES).as_bytes(),
+                    );
+                    v
+                }
+                false => a.to_vec(),
+            })
+            .collect();
+        if n > SLOW_MAX_ARGS {
+            kept.push(format!("... ({} more arguments)", n - SLOW_MAX_ARGS + 1).into_bytes());
+        }
+        let (client_addr, client_name) = client();
+        let at_us = crate::util::now_us();
+        let n = nshards as u64;
+        let id = (at_us * n + shard as u64).max(self.last_id.map_or(0, |l| l + n));
+        self.last_id = Some(id);
+        self.entries.push_front(SlowEntry {
+            id,
+            at_us,
+            micros,
+            args: kept,
+            client_addr,
+            client_name,
+        });
+        self.entries.truncate(max_len);
+    }
+}
+
+/// Positions of passwords in a command, kept out of the slow log as Redis keeps them out:
+/// AUTH's arguments, HELLO's after AUTH, and CONFIG SET's values of password options.
+fn secret_args(args: &crate::protocol::Args) -> Vec<usize> {
+    use crate::util::eq_ic;
+    let name = args.get(0);
+    if eq_ic(name, "auth") {
+        return (1..args.len()).collect();
+    }
+    if eq_ic(name, "hello") {
+        return (2..args.len())
+            .filter(|&i| {
+                eq_ic(args.get(i - 1), "auth") || (i >= 3 && eq_ic(args.get(i - 2), "auth"))
+            })
+            .collect();
+    }
+    if eq_ic(name, "config") && args.len() > 3 && eq_ic(args.get(1), "set") {
+        return (3..args.len())
+            .step_by(2)
+            .filter(|&i| {
+                let opt = args.get(i - 1);
+                eq_ic(opt, "requirepass") || eq_ic(opt, "masterauth") || eq_ic(opt, "masteruser")
+            })
+            .collect();
+    }
+    vec![]
+}

@@ -98,6 +98,7 @@ pub struct ShardData {
     /// Writes since the last save (`rdb_changes_since_last_save`).
     pub dirty: u64,
     pub cmdstats: CommandStats,
+    pub slowlog: crate::server::stats::SlowLog,
     /// The running snapshot's shard-wide state, if one is running (see `persist::save`).
     pub snapshot: Option<crate::persist::save::ShardSnapshot>,
     /// `dirty` when the running snapshot began: a successful save takes it off.
@@ -216,6 +217,7 @@ impl Shard {
                 ks: KeyspaceStats::default(),
                 dirty: 0,
                 cmdstats: CommandStats::default(),
+                slowlog: Default::default(),
                 snapshot: None,
                 dirty_at_snapshot: 0,
             }),
@@ -817,6 +819,14 @@ impl Shard {
             nanos,
             cfg.bool(Opt::LatencyTracking),
             err,
+        );
+        data.slowlog.consider(
+            (self.id, self.nshards),
+            cfg.int(Opt::SlowlogLogSlowerThan),
+            cfg.int(Opt::SlowlogMaxLen) as usize,
+            nanos,
+            &args,
+            Default::default,
         );
     }
 
