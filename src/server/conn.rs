@@ -661,21 +661,14 @@ async fn run_batch(
                 let suppress = matches!(st.reply_mode, ReplyMode::Off | ReplyMode::Skip);
                 {
                     let err = out.get(start).is_some_and(|&b| b == b'-');
-                    let track = cfg.bool(Opt::LatencyTracking);
-                    let mut data = shard.data.borrow_mut();
-                    data.cmdstats.record(
-                        commands::stat_slot(idx, &args),
-                        nanos,
-                        track,
-                        err.then(|| &out[start..]),
-                    );
                     let client = &st.client;
-                    data.slowlog.consider(
+                    shard.data.borrow_mut().command_ran(
                         (shard.id, shard.nshards),
-                        cfg.int(Opt::SlowlogLogSlowerThan),
-                        cfg.int(Opt::SlowlogMaxLen) as usize,
-                        nanos,
+                        &cfg,
+                        idx,
                         &args,
+                        nanos,
+                        err.then(|| &out[start..]),
                         || (client.addr.to_string(), client.name.borrow().clone()),
                     );
                 }

@@ -90,6 +90,35 @@ pub enum Msg {
     },
 }
 
+impl ShardData {
+    /// Counts a command that ran for `nanos` (INFO commandstats, latency histograms) and
+    /// keeps it in the slow log if it was slow; `client` names who sent it, if known.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn command_ran(
+        &mut self,
+        (shard, nshards): (usize, usize),
+        cfg: &Config,
+        cmd: usize,
+        args: &Args,
+        nanos: u64,
+        error: Option<&[u8]>,
+        client: impl FnOnce() -> (String, String),
+    ) {
+        let slot = crate::commands::stat_slot(cmd, args);
+        let track = cfg.bool(Opt::LatencyTracking);
+        self.cmdstats.record(slot, nanos, track, error);
+        self.slowlog.consider(
+            (shard, nshards),
+            cfg.int(Opt::SlowlogLogSlowerThan),
+            cfg.int(Opt::SlowlogMaxLen) as usize,
+            nanos,
+            args,
+            client,
+        );
+    }
+}
+
 /// The state a shard's commands work on. Borrowed only between awaits.
 pub struct ShardData {
     pub store: Store,
@@ -814,20 +843,8 @@ impl Shard {
         run_keyed(data, cfg, cmd, args, db, resp, now_ms, out);
         let nanos = cycles::nanos(t0, cycles::now());
         let err = (out.get(start) == Some(&b'-')).then(|| &out[start..]);
-        data.cmdstats.record(
-            crate::commands::stat_slot(cmd, &args),
-            nanos,
-            cfg.bool(Opt::LatencyTracking),
-            err,
-        );
-        data.slowlog.consider(
-            (self.id, self.nshards),
-            cfg.int(Opt::SlowlogLogSlowerThan),
-            cfg.int(Opt::SlowlogMaxLen) as usize,
-            nanos,
-            &args,
-            Default::default,
-        );
+        let at = (self.id, self.nshards);
+        data.command_ran(at, cfg, cmd, &args, nanos, err, Default::default);
     }
 
     /// Before running a pipeline: asks the CPU for the table slots, then the entries, of the
