@@ -2396,6 +2396,13 @@ fn memory_usage_stats_and_the_rest() {
         .map(|p| p[1].int());
     assert_eq!(keys, Some(13));
     assert!(stats.chunks(2).any(|p| p[0].text() == "db.0"));
+    let num = |name: &str| {
+        (stats.chunks(2))
+            .find(|p| p[0].text() == name)
+            .map(|p| p[1].int())
+            .unwrap()
+    };
+    assert!(num("peak.allocated") >= num("total.allocated") && num("total.allocated") > 0);
     assert_eq!(w.cmd(&["MEMORY", "PURGE"]), R::ok());
     assert!(w.cmd(&["MEMORY", "DOCTOR"]).text().starts_with("Hi Sam"));
     assert_eq!(

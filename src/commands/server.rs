@@ -1057,6 +1057,7 @@ async fn memory_stats(st: &mut ConnState, out: &mut Vec<u8>) {
         }
     }
     let total = memory_usage().0;
+    let peak = peak_memory().max(total);
     let keys: usize = dbs.iter().map(|d| d.0).sum();
     // An expiry is an entry in the database's set of keys that have one.
     let overhead: u64 = dbs
@@ -1071,7 +1072,7 @@ async fn memory_stats(st: &mut ConnState, out: &mut Vec<u8>) {
         r.bulk(name.as_bytes());
         r.int(v as i64);
     };
-    num(&mut r, "peak.allocated", total);
+    num(&mut r, "peak.allocated", peak);
     num(&mut r, "total.allocated", total);
     num(&mut r, "startup.allocated", 0);
     num(&mut r, "replication.backlog", 0);
@@ -1091,7 +1092,20 @@ async fn memory_stats(st: &mut ConnState, out: &mut Vec<u8>) {
     r.bulk(b"dataset.percentage");
     r.double(dataset as f64 * 100.0 / total.max(1) as f64);
     r.bulk(b"peak.percentage");
-    r.double(100.0);
+    r.double(total as f64 * 100.0 / peak.max(1) as f64);
+}
+
+/// The process's peak resident memory (VmHWM), the peak of what `memory_usage` reports.
+fn peak_memory() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
 }
 
 fn total_system_memory() -> u64 {
@@ -1242,14 +1256,16 @@ pub async fn info_text(shard: &Rc<Shard>, tx: Option<TxId>, wanted: &[String]) -
     }
     if want("memory") {
         let (used, rss) = memory_usage();
+        let peak = peak_memory().max(used);
+        let peak_perc = used as f64 * 100.0 / peak.max(1) as f64;
         let maxmem = cfg.int(Opt::Maxmemory) as u64;
         let total = total_system_memory();
         let _ = write!(
             t,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nused_memory_peak_perc:100.00%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset_perc:100.00%\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:31744\r\nused_memory_scripts:0\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:0\r\nmem_clients_normal:0\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:0\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nused_memory_peak_perc:{peak_perc:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset_perc:100.00%\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:31744\r\nused_memory_scripts:0\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:0\r\nmem_clients_normal:0\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:0\r\n\r\n",
             human(used),
             human(rss),
-            human(used),
+            human(peak),
             human(total),
             human(maxmem),
             cfg.str(Opt::MaxmemoryPolicy),
