@@ -2417,11 +2417,16 @@ fn memory_usage_stats_and_the_rest() {
 
 /// SLOWLOG: commands over `slowlog-log-slower-than` µs, newest first, from every shard, with
 /// growing ids, Redis's trimming of long arguments, passwords redacted, and LEN, RESET and
-/// `slowlog-max-len` as in Redis.
+/// `slowlog-max-len` as in Redis. A command is logged with its client's address and name,
+/// except one forwarded to another shard (the shard that runs it does not know them).
 #[test]
 fn slowlog_keeps_the_slow_commands() {
     let s = server();
     let mut w = Wire::new(&s);
+    let shard = (w.cmd(&["CLIENT", "ID"]).int() - 1) % 2;
+    let mut c = s.conn();
+    let local = keys_on_shard(&mut c, "k", shard, 1).remove(0);
+    let remote = keys_on_shard(&mut c, "k", 1 - shard, 1).remove(0);
     assert_eq!(w.cmd(&["SLOWLOG", "LEN"]).int(), 0);
     assert_eq!(
         w.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]),
@@ -2432,7 +2437,8 @@ fn slowlog_keeps_the_slow_commands() {
     long.extend((0..40).map(|i| format!("a{i}")));
     let long: Vec<&str> = long.iter().map(|a| a.as_str()).collect();
     assert_eq!(w.cmd(&long).int(), 41);
-    assert_eq!(w.cmd(&["SET", "k", "v"]), R::ok());
+    assert_eq!(w.cmd(&["SET", &local, "v"]), R::ok());
+    assert_eq!(w.cmd(&["SET", &remote, "v"]), R::ok());
     assert!(matches!(w.cmd(&["AUTH", "secret"]), R::Err(_)));
     assert_eq!(w.cmd(&["DEBUG", "SLEEP", "0.01"]), R::ok());
     let R::Arr(entries) = w.cmd(&["SLOWLOG", "GET", "-1"]) else {
@@ -2449,15 +2455,22 @@ fn slowlog_keeps_the_slow_commands() {
         let R::Arr(f) = e else { panic!("an entry") };
         f.clone()
     };
-    // Newest first: DEBUG SLEEP, AUTH, SET, RPUSH, CLIENT SETNAME, CONFIG SET.
+    // Newest first: DEBUG SLEEP, AUTH, the two SETs, RPUSH, CLIENT SETNAME, CONFIG SET.
     assert_eq!(args(&entries[0]), ["DEBUG", "SLEEP", "0.01"]);
     let sleep = fields(&entries[0]);
     assert!(sleep[2].int() >= 10_000, "{:?}", sleep[2]);
     assert!(sleep[4].text().starts_with("127.0.0.1:"));
     assert_eq!(sleep[5].text(), "me");
     assert_eq!(args(&entries[1]), ["AUTH", "(redacted)"]);
-    assert_eq!(args(&entries[2]), ["SET", "k", "v"]);
-    let rpush = args(&entries[3]);
+    assert_eq!(args(&entries[2]), ["SET", &remote, "v"]);
+    assert_eq!(
+        (fields(&entries[2])[4].text(), fields(&entries[2])[5].text()),
+        (String::new(), String::new())
+    );
+    assert_eq!(args(&entries[3]), ["SET", &local, "v"]);
+    assert_eq!(fields(&entries[3])[4].text(), sleep[4].text());
+    assert_eq!(fields(&entries[3])[5].text(), "me");
+    let rpush = args(&entries[4]);
     assert_eq!(rpush.len(), 32);
     assert_eq!(rpush[2], format!("{}... (72 more bytes)", "y".repeat(128)));
     assert_eq!(rpush[31], "... (12 more arguments)");

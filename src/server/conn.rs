@@ -619,7 +619,9 @@ async fn run_batch(
                     } else {
                         &mut pending.local
                     };
+                    shard.running_for.set(Some(st.client.id));
                     shard.execute(&cfg, idx, args, st.db, st.resp, now, target);
+                    shard.running_for.set(None);
                     finish_local(&mut pending, out, direct, start, suppress);
                 }
                 Some(s) => {

@@ -166,6 +166,9 @@ pub struct Shard {
     pub snapshotting: Cell<bool>,
     /// The low-priority task queue snapshots are written from, made on first use.
     pub snapshot_queue: Cell<Option<glommio::TaskQueueHandle>>,
+    /// The connection a command runs for, while a connection runs one of its commands on
+    /// its own shard: the slow log names it.
+    pub running_for: Cell<Option<u64>>,
     /// Records made since this shard last handed them to the append-only log.
     pub aof: crate::persist::aof::ShardLog,
     /// Saves, loads and the append-only log: the one handle every shard shares.
@@ -278,6 +281,7 @@ impl Shard {
             node: Default::default(),
             snapshotting: Cell::new(false),
             snapshot_queue: Cell::new(None),
+            running_for: Cell::new(None),
             aof: Default::default(),
             persist,
         })
@@ -824,6 +828,19 @@ impl Shard {
         }
     }
 
+    /// Address and name of the connection the running command is for, if known.
+    fn client_named(&self) -> (String, String) {
+        let clients = self.clients.borrow();
+        match self
+            .running_for
+            .get()
+            .and_then(|id| clients.clients.get(&id))
+        {
+            Some(c) => (c.addr.to_string(), c.name.borrow().clone()),
+            None => Default::default(),
+        }
+    }
+
     /// [`Shard::execute`] without serving blocked clients.
     #[allow(clippy::too_many_arguments)]
     pub fn execute_unhooked(
@@ -844,7 +861,7 @@ impl Shard {
         let nanos = cycles::nanos(t0, cycles::now());
         let err = (out.get(start) == Some(&b'-')).then(|| &out[start..]);
         let at = (self.id, self.nshards);
-        data.command_ran(at, cfg, cmd, &args, nanos, err, Default::default);
+        data.command_ran(at, cfg, cmd, &args, nanos, err, || self.client_named());
     }
 
     /// Before running a pipeline: asks the CPU for the table slots, then the entries, of the
