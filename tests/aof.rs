@@ -1228,3 +1228,28 @@ fn logs_written_by_redis_load_in_tandem() {
         assert_eq!(int(&mut t, &["DBSIZE"]), dbsize);
     }
 }
+
+/// Commands of a Redis log are read a megabyte at a time: a command larger than that, and a
+/// transaction whose EXEC lies in the next read, load whole.
+#[test]
+fn a_redis_log_with_commands_larger_than_a_read_imports() {
+    let dir = TempDir::new("import-big");
+    let big = "v".repeat(3 << 20);
+    let filler = "f".repeat(1000);
+    let mut cmds: Vec<Vec<String>> = vec![vec!["SET".into(), "big".into(), big.clone()]];
+    cmds.push(vec!["MULTI".into()]);
+    for i in 0..1100 {
+        cmds.push(vec!["SET".into(), format!("f{i}"), filler.clone()]);
+    }
+    cmds.push(vec!["EXEC".into()]);
+    let refs: Vec<Vec<&str>> = cmds
+        .iter()
+        .map(|c| c.iter().map(|a| a.as_str()).collect())
+        .collect();
+    let refs: Vec<&[&str]> = refs.iter().map(|c| c.as_slice()).collect();
+    std::fs::write(dir.join("appendonly.aof"), resp(&refs)).unwrap();
+    let s = start(&dir, &["--appendonly", "yes", "--server-threads", "2"]);
+    let mut c = s.conn();
+    assert_eq!(int(&mut c, &["STRLEN", "big"]), big.len() as i64);
+    assert_eq!(int(&mut c, &["DBSIZE"]), 1101);
+}
