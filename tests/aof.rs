@@ -1253,3 +1253,39 @@ fn a_redis_log_with_commands_larger_than_a_read_imports() {
     assert_eq!(int(&mut c, &["STRLEN", "big"]), big.len() as i64);
     assert_eq!(int(&mut c, &["DBSIZE"]), 1101);
 }
+
+/// A Redis 7 log whose base is an RDB file and whose incremental file is still empty (right
+/// after a rewrite) holds no commands: it loads as it is, and the empty file becomes
+/// Tandem's incremental file, which later writes go to.
+#[test]
+fn a_redis_log_with_an_rdb_base_and_an_empty_incremental_file_loads() {
+    let dir = TempDir::new("import-rdb-base");
+    let s = start(&dir, &[]);
+    ok(&mut s.conn(), &["MSET", "a", "1", "b", "2"]);
+    ok(&mut s.conn(), &["SAVE"]);
+    drop(s);
+    std::fs::create_dir_all(dir.aof_dir()).unwrap();
+    std::fs::rename(
+        dir.join("dump.rdb"),
+        dir.aof_dir().join("appendonly.aof.1.base.rdb"),
+    )
+    .unwrap();
+    std::fs::write(dir.aof_dir().join("appendonly.aof.1.incr.aof"), b"").unwrap();
+    std::fs::write(
+        dir.aof_dir().join("appendonly.aof.manifest"),
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    let s = start(&dir, &IMPORT);
+    let mut c = s.conn();
+    assert_eq!(int(&mut c, &["EXISTS", "a", "b"]), 2);
+    ok(&mut c, &["SET", "c", "3"]);
+    kill9(s);
+    let s = start(&dir, &IMPORT);
+    let mut c = s.conn();
+    assert_eq!(int(&mut c, &["EXISTS", "a", "b", "c"]), 3);
+    assert_eq!(
+        dir.manifest_files(),
+        ["appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof"]
+    );
+}

@@ -372,7 +372,13 @@ pub fn prepare_boot(persist: &Persistence, cfg: &Config) -> Result<Boot, String>
         let last = i + 1 == m.incrs.len();
         let mut file = open(&e.name)?;
         let mut len = file.bytes().len();
-        match frame::check(file.bytes()) {
+        // An empty file holds nothing either way (Redis starts each incremental file empty;
+        // appending to it makes it Tandem's, header first).
+        let check = match len {
+            0 => frame::Check::Good,
+            _ => frame::check(file.bytes()),
+        };
+        match check {
             frame::Check::Good => {}
             frame::Check::Foreign => {
                 return Err(format!(
