@@ -1097,23 +1097,20 @@ async fn memory_stats(st: &mut ConnState, out: &mut Vec<u8>) {
 
 /// The process's peak resident memory (VmHWM), the peak of what `memory_usage` reports.
 fn peak_memory() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
+    proc_kb_field("/proc/self/status", "VmHWM:")
 }
 
 fn total_system_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
+    proc_kb_field("/proc/meminfo", "MemTotal:")
+}
+
+/// Bytes of a `<field> <n> kB` line of a /proc file; 0 if there is none.
+fn proc_kb_field(path: &str, field: &str) -> u64 {
+    std::fs::read_to_string(path)
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("MemTotal:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .map(|kb| kb * 1024)

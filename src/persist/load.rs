@@ -215,10 +215,11 @@ pub struct Boot {
     pub commands: Vec<Source>,
 }
 
-/// A file to load: its name for log lines, its mapping, and the part of it to read.
+/// A file to load: its name for log lines, its mapping (shared by the parts of one file),
+/// and the part of it to read.
 pub struct Source {
     pub name: String,
-    pub file: Mapped,
+    pub file: Arc<Mapped>,
     pub range: std::ops::Range<usize>,
 }
 
@@ -228,9 +229,16 @@ impl Source {
         let range = 0..file.bytes().len();
         Source {
             name: name.into(),
-            file,
+            file: Arc::new(file),
             range,
         }
+    }
+
+    /// `dbfilename` in `dir`, if there is one; `what` says what for, in errors.
+    pub fn rdb_file(cfg: &crate::config::Config, what: &str) -> Result<Option<Source>, String> {
+        let path = super::rdb_path(cfg);
+        let file = Mapped::open(&path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
+        Ok(file.map(|f| Source::new(path.display().to_string(), f)))
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -396,19 +404,11 @@ pub async fn reload(
             .await
             .map_err(|e| ReloadError::Save(e.to_string()))?;
     }
-    let path = super::rdb_path(&shard.config());
-    let file = match Mapped::open(&path) {
-        Ok(Some(file)) => file,
-        Ok(None) => {
-            return Err(ReloadError::Load(format!(
-                "{}: no such file",
-                path.display()
-            )))
-        }
-        Err(e) => return Err(ReloadError::Load(format!("{}: {e}", path.display()))),
-    };
+    let rdb = Source::rdb_file(&shard.config(), "Loading")
+        .and_then(|f| f.ok_or_else(|| "no RDB file to load".to_string()))
+        .map_err(ReloadError::Load)?;
     let files = Boot {
-        rdb: Some(Source::new(path.display().to_string(), file)),
+        rdb: Some(rdb),
         ..Default::default()
     };
     load_locked(shard, tx, files, flush)

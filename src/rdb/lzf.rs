@@ -30,12 +30,6 @@ pub fn compress_into(input: &[u8], max_out: usize, out: &mut Vec<u8>) -> bool {
     TABLE.with(|t| compress_with(input, max_out, &mut t.borrow_mut(), out))
 }
 
-/// [`compress_into`] a new buffer.
-pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
-    let mut out = vec![];
-    compress_into(input, max_out, &mut out).then_some(out)
-}
-
 /// How many bytes `a` and `b` share at their start (at most `b.len()`), eight at a time: the
 /// match extension is most of the compressor's time on repetitive strings.
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
@@ -152,6 +146,11 @@ pub fn decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+        let mut out = vec![];
+        compress_into(input, max_out, &mut out).then_some(out)
+    }
 
     #[test]
     fn round_trips() {

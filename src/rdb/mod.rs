@@ -71,6 +71,22 @@ pub struct Encoder {
     compressed: Vec<u8>,
 }
 
+/// Appends a length: 6, 14, 32 or 64 bits, as rdbSaveLen writes it.
+fn put_length(buf: &mut Vec<u8>, n: u64) {
+    if n < 1 << 6 {
+        buf.push(n as u8);
+    } else if n < 1 << 14 {
+        buf.push(0x40 | (n >> 8) as u8);
+        buf.push(n as u8);
+    } else if n <= u32::MAX as u64 {
+        buf.push(0x80);
+        buf.extend_from_slice(&(n as u32).to_be_bytes());
+    } else {
+        buf.push(0x81);
+        buf.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
 impl Encoder {
     pub fn new(compress: bool) -> Self {
         Encoder {
@@ -110,18 +126,7 @@ impl Encoder {
 
     /// A length: 6, 14, 32 or 64 bits, as rdbSaveLen writes it.
     pub fn length(&mut self, n: u64) {
-        if n < 1 << 6 {
-            self.buf.push(n as u8);
-        } else if n < 1 << 14 {
-            self.buf.push(0x40 | (n >> 8) as u8);
-            self.buf.push(n as u8);
-        } else if n <= u32::MAX as u64 {
-            self.buf.push(0x80);
-            self.buf.extend_from_slice(&(n as u32).to_be_bytes());
-        } else {
-            self.buf.push(0x81);
-            self.buf.extend_from_slice(&n.to_be_bytes());
-        }
+        put_length(&mut self.buf, n)
     }
 
     /// A string, integer-encoded when it is a short canonical integer that fits 32 bits,
@@ -143,19 +148,13 @@ impl Encoder {
                 }
             }
         }
-        if self.compress && s.len() > 20 {
-            let mut c = std::mem::take(&mut self.compressed);
-            let shorter = lzf::compress_into(s, s.len() - 4, &mut c);
-            if shorter {
-                self.buf.push(0xC3);
-                self.length(c.len() as u64);
-                self.length(s.len() as u64);
-                self.buf.extend_from_slice(&c);
-            }
-            self.compressed = c;
-            if shorter {
-                return;
-            }
+        if self.compress && s.len() > 20 && lzf::compress_into(s, s.len() - 4, &mut self.compressed)
+        {
+            self.buf.push(0xC3);
+            put_length(&mut self.buf, self.compressed.len() as u64);
+            put_length(&mut self.buf, s.len() as u64);
+            self.buf.extend_from_slice(&self.compressed);
+            return;
         }
         self.length(s.len() as u64);
         self.buf.extend_from_slice(s);

@@ -122,22 +122,16 @@ const SLOW_MAX_ARGS: usize = 32;
 const SLOW_MAX_BYTES: usize = 128;
 
 impl SlowLog {
-    /// Records the command in `args` if it ran for `nanos` or longer than `threshold_us`
-    /// (negative: the log is off).
-    #[inline]
-    pub fn consider(
+    /// Records the command in `args`, which ran for `micros`, sent by `client` (address and
+    /// name), keeping the newest `max_len` entries.
+    pub fn record(
         &mut self,
         (shard, nshards): (usize, usize),
-        threshold_us: i64,
         max_len: usize,
-        nanos: u64,
+        micros: u64,
         args: &crate::protocol::Args,
-        client: impl FnOnce() -> (String, String),
+        (client_addr, client_name): (String, String),
     ) {
-        let micros = nanos / 1000;
-        if threshold_us < 0 || micros < threshold_us as u64 {
-            return;
-        }
         let n = args.len();
         let secret = secret_args(args);
         let mut kept: Vec<Vec<u8>> = args
@@ -163,7 +157,6 @@ impl SlowLog {
         if n > SLOW_MAX_ARGS {
             kept.push(format!("... ({} more arguments)", n - SLOW_MAX_ARGS + 1).into_bytes());
         }
-        let (client_addr, client_name) = client();
         let at_us = crate::util::now_us();
         let n = nshards as u64;
         let id = (at_us * n + shard as u64).max(self.last_id.map_or(0, |l| l + n));

@@ -108,14 +108,11 @@ impl ShardData {
         let slot = crate::commands::stat_slot(cmd, args);
         let track = cfg.bool(Opt::LatencyTracking);
         self.cmdstats.record(slot, nanos, track, error);
-        self.slowlog.consider(
-            (shard, nshards),
-            cfg.int(Opt::SlowlogLogSlowerThan),
-            cfg.int(Opt::SlowlogMaxLen) as usize,
-            nanos,
-            args,
-            client,
-        );
+        let threshold = cfg.int(Opt::SlowlogLogSlowerThan);
+        if threshold >= 0 && nanos / 1000 >= threshold as u64 {
+            let max_len = cfg.int(Opt::SlowlogMaxLen) as usize;
+            (self.slowlog).record((shard, nshards), max_len, nanos / 1000, args, client());
+        }
     }
 }
 

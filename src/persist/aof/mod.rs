@@ -284,12 +284,7 @@ pub fn files_now(persist: &Persistence) -> Result<Boot, String> {
 pub fn prepare_boot(persist: &Persistence, cfg: &Config) -> Result<Boot, String> {
     let log = &persist.log;
     log.set_policy(policy(cfg));
-    let rdb = || -> Result<Option<Source>, String> {
-        let path = super::rdb_path(cfg);
-        let f = Mapped::open(&path)
-            .map_err(|e| format!("Fatal error loading the DB {}: {e}", path.display()))?;
-        Ok(f.map(|file| Source::new(path.display().to_string(), file)))
-    };
+    let rdb = || Source::rdb_file(cfg, "Fatal error loading the DB");
     if !cfg.bool(Opt::Appendonly) {
         return Ok(Boot {
             rdb: rdb()?,

@@ -64,14 +64,11 @@ fn rdb_len(bytes: &[u8]) -> Result<usize, String> {
 }
 
 /// Splits a file of Redis's log into its RDB part and its commands: either or both.
-fn split(
-    name: &str,
-    file: Mapped,
-    again: impl FnOnce() -> Result<Mapped, String>,
-) -> Result<(Option<Source>, Option<Source>), String> {
-    let bytes = file.bytes();
+fn split(name: &str, file: Mapped) -> Result<(Option<Source>, Option<Source>), String> {
+    let whole = Source::new(name, file);
+    let bytes = whole.bytes();
     if holds_commands(bytes) {
-        return Ok((None, Some(Source::new(name, file))));
+        return Ok((None, Some(whole)));
     }
     if !holds_rdb(bytes) {
         return Err(format!(
@@ -80,34 +77,31 @@ fn split(
     }
     let end = rdb_len(bytes)
         .map_err(|e| format!("Bad RDB preamble in the append only file {name}: {e}"))?;
-    let total = bytes.len();
-    let mut rdb = Source::new(name, file);
-    rdb.range.end = end;
-    if end == total {
-        return Ok((Some(rdb), None));
-    }
-    let mut commands = Source::new(name, again()?);
-    commands.range.start = end;
-    Ok((Some(rdb), Some(commands)))
+    let commands = (end < bytes.len()).then(|| Source {
+        name: whole.name.clone(),
+        file: whole.file.clone(),
+        range: end..whole.range.end,
+    });
+    let rdb = Source {
+        range: 0..end,
+        ..whole
+    };
+    Ok((Some(rdb), commands))
 }
 
 /// The single file of Redis 6 or KeyDB at `path`, to import; None if there is none (or it
 /// is empty).
 pub fn import_single_file(path: &Path) -> Result<Option<Boot>, String> {
-    let open = || -> Result<Option<Mapped>, String> {
-        Mapped::open(path)
-            .map_err(|e| format!("Can't open the append only file {}: {e}", path.display()))
-    };
-    let Some(file) = open()?.filter(|f| !f.bytes().is_empty()) else {
+    let file = Mapped::open(path)
+        .map_err(|e| format!("Can't open the append only file {}: {e}", path.display()))?;
+    let Some(file) = file.filter(|f| !f.bytes().is_empty()) else {
         return Ok(None);
     };
     let name = path.display().to_string();
     tracing::info!(
         "Found {name}, an append only file in the single-file format of Redis 6 and KeyDB: importing it (Tandem's own log is made beside it, and the file is not read again once that is done)"
     );
-    let (rdb, commands) = split(&name, file, || {
-        open()?.ok_or_else(|| format!("{name} is gone"))
-    })?;
+    let (rdb, commands) = split(&name, file)?;
     Ok(Some(Boot {
         rdb,
         commands: commands.into_iter().collect(),
@@ -123,11 +117,11 @@ pub fn import_manifest(
     m: &Manifest,
     open: &dyn Fn(&str) -> Result<Mapped, String>,
 ) -> Result<Option<Boot>, String> {
-    let redis = m
-        .files()
-        .map(|e| open(&e.name).map(|f| holds_commands(f.bytes())))
-        .collect::<Result<Vec<bool>, String>>()?;
-    if !redis.contains(&true) {
+    let base = m.base.as_ref().map(|b| open(&b.name)).transpose()?;
+    let incrs = (m.incrs.iter())
+        .map(|e| open(&e.name))
+        .collect::<Result<Vec<_>, String>>()?;
+    if !base.iter().chain(&incrs).any(|f| holds_commands(f.bytes())) {
         return Ok(None);
     }
     tracing::info!("The AOF manifest names files written by Redis: importing them");
@@ -136,13 +130,12 @@ pub fn import_manifest(
         rewrite_after: true,
         ..Default::default()
     };
-    if let Some(b) = &m.base {
-        let (rdb, commands) = split(&b.name, open(&b.name)?, || open(&b.name))?;
+    if let (Some(b), Some(file)) = (&m.base, base) {
+        let (rdb, commands) = split(&b.name, file)?;
         boot.rdb = rdb;
         boot.commands.extend(commands);
     }
-    for e in &m.incrs {
-        let file = open(&e.name)?;
+    for (e, file) in m.incrs.iter().zip(incrs) {
         if file.bytes().is_empty() {
             continue;
         }
